@@ -105,6 +105,8 @@ export class MaskEditor extends EventTarget {
     this.redoStack = [];
     this.stroke = null;
     this.hasAlpha = this.detectAlpha();
+    // Lets narrow layouts size the stage to the picture instead of letterboxing it.
+    this.stage.style.setProperty('--aspect', String(this.width / this.height));
     this.layout();
     this.changed();
   }

@@ -135,6 +135,7 @@ export class Gallery {
       size.textContent = ` · ${after.naturalWidth} × ${after.naturalHeight}`;
       card.dataset.width = String(after.naturalWidth);
       card.dataset.height = String(after.naturalHeight);
+      figure.style.aspectRatio = `${after.naturalWidth} / ${after.naturalHeight}`;
       card.classList.add('loaded');
     }, { once: true });
 

@@ -1,1 +1,95 @@
-//! retouch-fill
+//! Content-aware fill: fills the marked pixels of an RGBA8 image with material taken from
+//! the rest of the same image, so that edges and textures continue across the hole.
+//!
+//! It does **not** synthesise new content (no model, no prompt): every filled pixel's colour
+//! and alpha is copied or blended from known pixels of the input. Removing an object, a
+//! watermark or a scratch, or extending a canvas (outpainting transparent margins) work well;
+//! inventing an object that is not in the picture does not.
+//!
+//! # Algorithm
+//!
+//! Multi-scale PatchMatch (Barnes et al. 2009) with EM-style patch voting (Wexler et al.
+//! 2007):
+//!
+//! 1. **Pyramid.** The image is halved until the hole is no thicker than a patch or the
+//!    shorter side reaches [`FillOptions::min_level_size`]. A coarse pixel is known only if
+//!    all its children are, so no level ever sees a colour from under the hole.
+//! 2. **Initialisation.** At the coarsest level the hole is filled from its border inwards
+//!    (onion peel) and every patch overlapping the hole gets a random source patch.
+//! 3. **Search.** PatchMatch passes alternate direction: each target patch tries its
+//!    neighbours' matches shifted by one pixel (propagation) and random candidates in
+//!    windows of halving size around its best match (random search). Sources are only
+//!    patches lying wholly in the known region, precomputed per level; distances are integer
+//!    sums of squared RGBA differences with early termination.
+//! 4. **Voting.** Each hole pixel becomes the average of the pixels that all patches covering
+//!    it would put there, weighted by `exp(-d / 2σ²)` of the match distance, σ² the 75th
+//!    percentile of distances. Search + vote is one EM step; coarse levels get
+//!    [`FillOptions::em_iterations`] steps, falling linearly to
+//!    [`FillOptions::fine_em_iterations`] at full resolution.
+//! 5. **Upsampling.** The field of matches is scaled to the next level and voted once before
+//!    that level's own EM steps, which keeps the texture sharp.
+//!
+//! Only patches that overlap the hole are searched and only hole pixels are voted, so cost
+//! follows the hole's size, not the image's (plus a few linear passes over the image per
+//! level). Rows are processed in fixed bands on the rayon pool; each band's random numbers
+//! come from (seed, level, pass, band) and bands read their neighbours' boundary rows from a
+//! snapshot, so **the same seed gives byte-identical output on any thread count**, and
+//! different seeds give different fills.
+//!
+//! # Guarantees and limits
+//!
+//! - Known pixels (mask byte 0) come back bit-exact in all four channels.
+//! - Filled pixels take colour and alpha only from known pixels; whatever is under the mask
+//!   in the input (often garbage RGB under alpha 0) is never read.
+//! - An empty mask returns a copy of the image at once; a full mask is
+//!   [`FillError::NothingToFillFrom`].
+//! - Images smaller than a patch work: the patch shrinks where no whole known patch exists.
+//! - At most [`FillOptions::max_pixels`] pixels ([`DEFAULT_MAX_PIXELS`] = 16 MP by default);
+//!   working memory is about 25–35 bytes per pixel plus the input.
+//! - Malformed input is an error, never a panic.
+//!
+//! # Example
+//!
+//! ```
+//! use retouch_fill::{FillOptions, ImageRef, MaskRef, fill};
+//!
+//! let (w, h) = (64u32, 48u32);
+//! let pixels: Vec<u8> = (0..w * h).flat_map(|i| [(i % w * 4) as u8, 90, 160, 255]).collect();
+//! let mask: Vec<u8> = (0..w * h).map(|i| u8::from((20..30).contains(&(i % w)))).collect();
+//! let out = fill(
+//!     ImageRef { width: w, height: h, pixels: &pixels },
+//!     MaskRef { width: w, height: h, data: &mask },
+//!     &FillOptions::new().seed(7),
+//! )?;
+//! assert_eq!(out.pixels.len(), pixels.len());
+//! # Ok::<(), retouch_fill::FillError>(())
+//! ```
+
+mod engine;
+mod error;
+mod image;
+#[doc(hidden)]
+pub mod kernels;
+mod maps;
+mod options;
+mod pyramid;
+
+use std::ops::ControlFlow;
+
+pub use engine::{Filler, Progress};
+pub use error::FillError;
+pub use image::{ImageRef, MaskRef, RgbaImage};
+pub use options::{DEFAULT_MAX_PIXELS, FillOptions};
+
+/// Fills the pixels `mask` marks from the rest of `image`, with a fresh [`Filler`] and no
+/// progress reporting.
+///
+/// # Errors
+/// See [`Filler::fill`].
+pub fn fill(
+    image: ImageRef<'_>,
+    mask: MaskRef<'_>,
+    options: &FillOptions,
+) -> Result<RgbaImage, FillError> {
+    Filler::new().fill(image, mask, options, &mut |_| ControlFlow::Continue(()))
+}

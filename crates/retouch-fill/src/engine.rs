@@ -1,0 +1,440 @@
+//! `Filler`: the coarse-to-fine driver. Builds the pyramid, and at each level runs
+//! PatchMatch search and patch voting (EM) over the target region, in parallel bands with a
+//! fixed schedule so the output depends only on the input and the seed.
+
+use std::ops::ControlFlow;
+
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_xoshiro::rand_core::SeedableRng;
+use rayon::prelude::*;
+
+use crate::image::validate;
+use crate::kernels::{self, Field, NONE, Neighbours};
+use crate::maps::HoleSums;
+use crate::pyramid::{self, Level};
+use crate::{FillError, FillOptions, ImageRef, MaskRef, RgbaImage};
+
+/// Rows per parallel band. Fixed (not derived from the thread count) so that results are
+/// identical on any machine; small enough to give two cores work at 64-pixel levels.
+const BAND_ROWS: usize = 16;
+
+/// What a progress callback sees after each pyramid level.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress<'a> {
+    /// Index of the level just finished: 0 = the first (coarsest) level processed.
+    pub level: u32,
+    /// Number of levels in this fill; the last one is full resolution.
+    pub levels: u32,
+    /// The current estimate at this level's resolution, known pixels in place.
+    pub image: ImageRef<'a>,
+}
+
+/// The fill engine. Owns scratch buffers that are reused across calls, so one `Filler` per
+/// worker thread avoids most allocation.
+#[derive(Debug, Default)]
+pub struct Filler {
+    levels: Vec<Level>,
+    scratch: Scratch,
+}
+
+#[derive(Debug, Default)]
+struct Scratch {
+    sums: HoleSums,
+    valid: Vec<u8>,
+    target: Vec<u8>,
+    spans: Vec<(u32, u32)>,
+    nnf: Vec<u32>,
+    dist: Vec<u32>,
+    /// The previous (coarser) level's field, kept for upsampling.
+    prev_nnf: Vec<u32>,
+    weight: Vec<u16>,
+    holes: Vec<u32>,
+    votes: Vec<[u8; 4]>,
+    edges: Vec<u32>,
+    sample: Vec<u32>,
+    queue: Vec<u32>,
+    done: Vec<u8>,
+}
+
+/// Per-level settings resolved from the options.
+#[derive(Clone, Copy, Debug)]
+struct Plan {
+    radius: usize,
+    em_steps: u32,
+    passes: u32,
+    seed: u64,
+    parallel: bool,
+}
+
+impl Filler {
+    /// A filler with empty scratch buffers.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Fills the pixels that `mask` marks, from the rest of `image`.
+    ///
+    /// `progress` is called once per pyramid level, coarsest first; returning
+    /// [`ControlFlow::Break`] stops the fill with [`FillError::Cancelled`].
+    ///
+    /// # Errors
+    /// [`FillError::ZeroSize`], [`FillError::SizeMismatch`], [`FillError::TooLarge`] and
+    /// [`FillError::InvalidBuffer`] for malformed input; [`FillError::NothingToFillFrom`] when
+    /// every pixel is marked; [`FillError::Cancelled`] when the callback asked to stop.
+    pub fn fill(
+        &mut self,
+        image: ImageRef<'_>,
+        mask: MaskRef<'_>,
+        options: &FillOptions,
+        progress: &mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
+    ) -> Result<RgbaImage, FillError> {
+        validate(&image, &mask, options.max_pixels)?;
+        let holes = mask.data.iter().filter(|&&m| m != 0).count();
+        if holes == 0 {
+            return Ok(RgbaImage {
+                width: image.width,
+                height: image.height,
+                pixels: image.pixels.to_vec(),
+            });
+        }
+        if holes == mask.data.len() {
+            return Err(FillError::NothingToFillFrom);
+        }
+        let radius = (options.patch_size / 2) as usize;
+        let count = self.build_pyramid(image, mask, options, radius);
+        let s = &mut self.scratch;
+        for step in 0..count {
+            let li = count - 1 - step;
+            let (finer, rest) = self.levels.split_at_mut(li + 1);
+            let Some(level) = finer.last_mut() else {
+                break;
+            };
+            let coarse = rest.first();
+            let em_steps = if count == 1 {
+                options.em_iterations
+            } else {
+                let (hi, lo) = (options.em_iterations, options.fine_em_iterations);
+                let t = li as u32;
+                let n = count as u32 - 1;
+                if hi >= lo {
+                    lo + (hi - lo) * t / n
+                } else {
+                    hi + (lo - hi) * (n - t) / n
+                }
+            };
+            let plan = Plan {
+                radius,
+                em_steps,
+                passes: options.iterations,
+                seed: options.seed ^ (li as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                parallel: options.parallel,
+            };
+            run_level(level, coarse, s, &plan)?;
+            let report = Progress {
+                level: step as u32,
+                levels: count as u32,
+                image: ImageRef {
+                    width: level.width as u32,
+                    height: level.height as u32,
+                    pixels: &level.img,
+                },
+            };
+            if progress(&report).is_break() {
+                return Err(FillError::Cancelled);
+            }
+        }
+        let pixels = self
+            .levels
+            .first_mut()
+            .map(|l| std::mem::take(&mut l.img))
+            .unwrap_or_default();
+        Ok(RgbaImage {
+            width: image.width,
+            height: image.height,
+            pixels,
+        })
+    }
+
+    /// Copies the input into level 0 and downsamples until the hole is no thicker than a
+    /// patch, the requested depth is reached, or the image would get too small.
+    /// Returns the number of levels.
+    fn build_pyramid(
+        &mut self,
+        image: ImageRef<'_>,
+        mask: MaskRef<'_>,
+        options: &FillOptions,
+        radius: usize,
+    ) -> usize {
+        if self.levels.is_empty() {
+            self.levels.push(Level::default());
+        }
+        if let Some(l0) = self.levels.first_mut() {
+            l0.width = image.width as usize;
+            l0.height = image.height as usize;
+            l0.img.clear();
+            l0.img.extend_from_slice(image.pixels);
+            l0.hole.clear();
+            l0.hole.extend(mask.data.iter().map(|&m| u8::from(m != 0)));
+        }
+        let min_side = options.min_level_size as usize;
+        let mut count = 1;
+        while let Some(cur) = self.levels.get(count - 1) {
+            let short = cur.width.min(cur.height);
+            let deeper = match options.levels {
+                Some(n) => count < n as usize && short >= 2,
+                None => {
+                    short / 2 >= min_side && {
+                        self.scratch.sums.build(&cur.hole, cur.width, cur.height);
+                        self.scratch.sums.thicker_than(radius)
+                    }
+                }
+            };
+            if !deeper {
+                break;
+            }
+            if self.levels.len() <= count {
+                self.levels.push(Level::default());
+            }
+            let (done, next) = self.levels.split_at_mut(count);
+            let (Some(src), Some(dst)) = (done.last(), next.first_mut()) else {
+                break;
+            };
+            pyramid::downsample(src, dst);
+            // A level with no known pixel has nothing to match against; stop above it.
+            if !dst.hole.contains(&0) {
+                break;
+            }
+            count += 1;
+        }
+        count
+    }
+}
+
+/// Runs one level: maps, initial field, EM steps. Leaves the level's field in
+/// `s.prev_nnf` for the next finer level.
+fn run_level(
+    level: &mut Level,
+    coarse: Option<&Level>,
+    s: &mut Scratch,
+    plan: &Plan,
+) -> Result<(), FillError> {
+    let (w, h) = (level.width, level.height);
+    s.sums.build(&level.hole, w, h);
+    // Shrink the patch where no whole patch of known pixels exists (tiny images, huge holes).
+    let mut r = plan.radius;
+    while s.sums.valid_sources(r, &mut s.valid) == 0 {
+        if r == 0 {
+            return Err(FillError::NothingToFillFrom);
+        }
+        r -= 1;
+    }
+    s.sums.targets(r, &mut s.target, &mut s.spans);
+    s.holes.clear();
+    s.holes.extend(
+        level
+            .hole
+            .iter()
+            .enumerate()
+            .filter(|&(_, &v)| v != 0)
+            .map(|(i, _)| i as u32),
+    );
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(plan.seed);
+    match coarse {
+        Some(c) => pyramid::upsample_hole(c, level),
+        None => {
+            if !pyramid::onion_init(level, &mut s.queue, &mut s.done) {
+                return Err(FillError::NothingToFillFrom);
+            }
+        }
+    }
+    init_field(level, coarse, s, r, &mut rng);
+    let search_radius = w.max(h);
+    compute_distances(level, s, r, plan.parallel);
+    if coarse.is_some() {
+        // Vote once with the upsampled field: sharper than the bilinear estimate.
+        vote(level, s, r, plan.parallel);
+        compute_distances(level, s, r, plan.parallel);
+    }
+    let mut pass = 0u64;
+    for _ in 0..plan.em_steps {
+        for _ in 0..plan.passes {
+            search(level, s, r, plan, pass, search_radius);
+            pass += 1;
+        }
+        vote(level, s, r, plan.parallel);
+        compute_distances(level, s, r, plan.parallel);
+    }
+    std::mem::swap(&mut s.prev_nnf, &mut s.nnf);
+    Ok(())
+}
+
+fn field<'a>(
+    level: &'a Level,
+    valid: &'a [u8],
+    target: &'a [u8],
+    spans: &'a [(u32, u32)],
+    r: usize,
+) -> Field<'a> {
+    Field {
+        width: level.width,
+        height: level.height,
+        radius: r,
+        img: &level.img,
+        valid,
+        target,
+        spans,
+    }
+}
+
+/// Sets the field of every target pixel: the coarse match scaled up where it is still a
+/// legal source, otherwise a random legal source.
+fn init_field(
+    level: &Level,
+    coarse: Option<&Level>,
+    s: &mut Scratch,
+    r: usize,
+    rng: &mut Xoshiro256PlusPlus,
+) {
+    let (w, h) = (level.width, level.height);
+    let mut nnf = std::mem::take(&mut s.nnf);
+    nnf.clear();
+    nnf.resize(w * h, NONE);
+    {
+        let f = field(level, &s.valid, &s.target, &s.spans, r);
+        for (i, n) in nnf.iter_mut().enumerate() {
+            if s.target.get(i).is_none_or(|&t| t == 0) {
+                continue;
+            }
+            let up = coarse.and_then(|c| {
+                let (x, y) = (i % w, i / w);
+                let (cw, ch) = (c.width, c.height);
+                let ci = (y / 2).min(ch - 1) * cw + (x / 2).min(cw - 1);
+                let cs = *s.prev_nnf.get(ci)? as usize;
+                if cs == NONE as usize {
+                    return None;
+                }
+                let sx = (2 * (cs % cw) + (x & 1)).clamp(r, w.saturating_sub(r + 1));
+                let sy = (2 * (cs / cw) + (y & 1)).clamp(r, h.saturating_sub(r + 1));
+                let cand = (sy * w + sx) as u32;
+                s.valid
+                    .get(cand as usize)
+                    .is_some_and(|&v| v != 0)
+                    .then_some(cand)
+            });
+            *n = up.or_else(|| f.random_source(rng)).unwrap_or(NONE);
+        }
+    }
+    s.nnf = nnf;
+}
+
+fn compute_distances(level: &Level, s: &mut Scratch, r: usize, parallel: bool) {
+    let w = level.width;
+    let mut dist = std::mem::take(&mut s.dist);
+    dist.clear();
+    dist.resize(s.nnf.len(), u32::MAX);
+    {
+        let f = field(level, &s.valid, &s.target, &s.spans, r);
+        let chunk = BAND_ROWS * w;
+        let run = |(b, (n, d)): (usize, (&[u32], &mut [u32]))| {
+            kernels::distances_band(&f, b * BAND_ROWS, n, d);
+        };
+        if parallel {
+            s.nnf
+                .par_chunks(chunk)
+                .zip(dist.par_chunks_mut(chunk))
+                .enumerate()
+                .for_each(run);
+        } else {
+            s.nnf
+                .chunks(chunk)
+                .zip(dist.chunks_mut(chunk))
+                .enumerate()
+                .for_each(run);
+        }
+    }
+    s.dist = dist;
+}
+
+/// One PatchMatch pass over all bands. Each band reads its neighbours' boundary rows from a
+/// snapshot taken before the pass and seeds its generator from (seed, pass, band), so the
+/// result does not depend on scheduling.
+fn search(level: &Level, s: &mut Scratch, r: usize, plan: &Plan, pass: u64, radius: usize) {
+    let w = level.width;
+    let h = level.height;
+    let bands = h.div_ceil(BAND_ROWS);
+    s.edges.clear();
+    for b in 0..bands {
+        let first = b * BAND_ROWS;
+        let last = ((b + 1) * BAND_ROWS).min(h) - 1;
+        for y in [first, last] {
+            s.edges
+                .extend_from_slice(s.nnf.get(y * w..(y + 1) * w).unwrap_or_default());
+        }
+    }
+    let mut nnf = std::mem::take(&mut s.nnf);
+    let mut dist = std::mem::take(&mut s.dist);
+    {
+        let f = field(level, &s.valid, &s.target, &s.spans, r);
+        let edges = &s.edges;
+        let forward = pass.is_multiple_of(2);
+        let seed = plan
+            .seed
+            .wrapping_add(pass.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        let chunk = BAND_ROWS * w;
+        let run = |(b, (n, d)): (usize, (&mut [u32], &mut [u32]))| {
+            let row = |k: usize| edges.get(k * w..(k + 1) * w);
+            let around = Neighbours {
+                above: b.checked_sub(1).and_then(|p| row(2 * p + 1)),
+                below: row(2 * (b + 1)),
+            };
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(
+                seed ^ (b as u64).wrapping_mul(0xA24B_AED4_963E_E407),
+            );
+            kernels::search_band(&f, b * BAND_ROWS, n, d, around, forward, radius, &mut rng);
+        };
+        if plan.parallel {
+            nnf.par_chunks_mut(chunk)
+                .zip(dist.par_chunks_mut(chunk))
+                .enumerate()
+                .for_each(run);
+        } else {
+            nnf.chunks_mut(chunk)
+                .zip(dist.chunks_mut(chunk))
+                .enumerate()
+                .for_each(run);
+        }
+    }
+    s.nnf = nnf;
+    s.dist = dist;
+}
+
+/// Weights from the current distances, votes for every hole pixel, writes the votes back.
+fn vote(level: &mut Level, s: &mut Scratch, r: usize, parallel: bool) {
+    {
+        let f = field(level, &s.valid, &s.target, &s.spans, r);
+        kernels::weights(&f, &s.dist, &mut s.weight, &mut s.sample);
+        s.votes.clear();
+        s.votes.resize(s.holes.len(), [0; 4]);
+        const CHUNK: usize = 4096;
+        let (nnf, weight) = (&s.nnf, &s.weight);
+        let run = |(q, o): (&[u32], &mut [[u8; 4]])| kernels::vote(&f, nnf, weight, q, o);
+        if parallel {
+            s.holes
+                .par_chunks(CHUNK)
+                .zip(s.votes.par_chunks_mut(CHUNK))
+                .for_each(run);
+        } else {
+            s.holes
+                .chunks(CHUNK)
+                .zip(s.votes.chunks_mut(CHUNK))
+                .for_each(run);
+        }
+    }
+    for (&q, v) in s.holes.iter().zip(&s.votes) {
+        let q = q as usize * 4;
+        if let Some(px) = level.img.get_mut(q..q + 4) {
+            px.copy_from_slice(v);
+        }
+    }
+}

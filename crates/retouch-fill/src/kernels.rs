@@ -1,0 +1,390 @@
+//! The inner loops: patch distance, one PatchMatch pass over a band of rows, voting, and
+//! the vote weights. Public but hidden so that the criterion benches can time them alone;
+//! not part of the stable API.
+//!
+//! Patches are compared on all four RGBA channels with an integer sum of squared
+//! differences, row by row so the compiler vectorises each row, stopping as soon as the
+//! running sum exceeds the best distance found so far. A source patch always lies fully
+//! inside the image and fully in the known region (see `Field::valid`); a target patch is
+//! clipped to the image, so the same offsets address both.
+
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_xoshiro::rand_core::RngCore;
+
+/// Marks a pixel without a nearest-neighbour entry (outside the target region).
+pub const NONE: u32 = u32::MAX;
+
+/// One level as the kernels see it.
+#[derive(Clone, Copy, Debug)]
+pub struct Field<'a> {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// Patch radius: patches are `2 * radius + 1` pixels square.
+    pub radius: usize,
+    /// RGBA8 estimate: known pixels exact, hole pixels the current estimate.
+    pub img: &'a [u8],
+    /// 1 where a patch centred there is a legal source (inside the image, no hole pixel).
+    pub valid: &'a [u8],
+    /// 1 where the patch centred there overlaps the hole and so needs a match.
+    pub target: &'a [u8],
+    /// Per row, the `[first, last + 1)` columns of target pixels.
+    pub spans: &'a [(u32, u32)],
+}
+
+/// Sum of squared differences between two `pw × ph` pixel blocks of `img` (RGBA8, `width`
+/// pixels per row) with top-left pixels `t0` and `s0`. Stops early, returning a value above
+/// `bound`, once the partial sum exceeds `bound`. Out-of-range blocks return `u32::MAX`.
+#[inline]
+#[must_use]
+pub fn patch_ssd(
+    img: &[u8],
+    width: usize,
+    t0: usize,
+    s0: usize,
+    pw: usize,
+    ph: usize,
+    bound: u32,
+) -> u32 {
+    let len = pw * 4;
+    let mut acc = 0u32;
+    for k in 0..ph {
+        let ta = (t0 + k * width) * 4;
+        let sa = (s0 + k * width) * 4;
+        let (Some(a), Some(b)) = (img.get(ta..ta + len), img.get(sa..sa + len)) else {
+            return u32::MAX;
+        };
+        acc = acc.saturating_add(row_ssd(a, b));
+        if acc > bound {
+            return acc;
+        }
+    }
+    acc
+}
+
+#[inline]
+fn row_ssd(a: &[u8], b: &[u8]) -> u32 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            let d = i32::from(x) - i32::from(y);
+            (d * d) as u32
+        })
+        .sum()
+}
+
+impl Field<'_> {
+    /// The clipped patch around target `(x, y)`: pixels left of and above the centre, and
+    /// the block's width and height.
+    #[inline]
+    fn clip(&self, x: usize, y: usize) -> (usize, usize, usize, usize) {
+        let r = self.radius;
+        let left = x.min(r);
+        let up = y.min(r);
+        let pw = left + 1 + r.min(self.width - 1 - x);
+        let ph = up + 1 + r.min(self.height - 1 - y);
+        (left, up, pw, ph)
+    }
+
+    /// Distance between the (clipped) patch at target pixel `(x, y)` and the source patch
+    /// centred at pixel index `s`, with early termination above `bound`.
+    #[inline]
+    #[must_use]
+    pub fn distance(&self, x: usize, y: usize, s: u32, bound: u32) -> u32 {
+        let (left, up, pw, ph) = self.clip(x, y);
+        let t0 = (y - up) * self.width + x - left;
+        let Some(s0) = (s as usize).checked_sub(up * self.width + left) else {
+            return u32::MAX;
+        };
+        patch_ssd(self.img, self.width, t0, s0, pw, ph, bound)
+    }
+
+    /// Number of pixels in the clipped patch at `(x, y)`.
+    #[inline]
+    #[must_use]
+    pub fn patch_pixels(&self, x: usize, y: usize) -> u32 {
+        let (_, _, pw, ph) = self.clip(x, y);
+        (pw * ph) as u32
+    }
+
+    #[inline]
+    fn is_valid(&self, s: u32) -> bool {
+        self.valid.get(s as usize).is_some_and(|&v| v != 0)
+    }
+
+    /// A uniformly random legal source centre, by rejection sampling with a deterministic
+    /// scan as the fallback. `None` only when the level has no legal source at all.
+    pub fn random_source(&self, rng: &mut Xoshiro256PlusPlus) -> Option<u32> {
+        let n = self.width * self.height;
+        if n == 0 {
+            return None;
+        }
+        let mut start = 0;
+        for _ in 0..32 {
+            start = below(rng, n);
+            if self.valid.get(start).is_some_and(|&v| v != 0) {
+                return Some(start as u32);
+            }
+        }
+        let tail = self.valid.get(start..).unwrap_or_default();
+        let head = self.valid.get(..start).unwrap_or_default();
+        tail.iter()
+            .position(|&v| v != 0)
+            .map(|i| i + start)
+            .or_else(|| head.iter().position(|&v| v != 0))
+            .map(|i| i as u32)
+    }
+}
+
+/// Uniform integer in `0..n` (`n > 0`) by multiply-shift; the bias is below 2^-32 × n.
+#[inline]
+fn below(rng: &mut Xoshiro256PlusPlus, n: usize) -> usize {
+    ((u64::from(rng.next_u32()) * n as u64) >> 32) as usize
+}
+
+/// A uniform integer in `[lo, hi]` (inclusive, `lo <= hi`).
+#[inline]
+fn between(rng: &mut Xoshiro256PlusPlus, lo: usize, hi: usize) -> usize {
+    lo + below(rng, hi - lo + 1)
+}
+
+/// The rows of the nearest-neighbour field a band pass may read but not write: the last row
+/// of the band above and the first row of the band below, as they were before the pass.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Neighbours<'a> {
+    /// Row `y0 - 1`, if the band is not the first.
+    pub above: Option<&'a [u32]>,
+    /// Row `y0 + rows`, if the band is not the last.
+    pub below: Option<&'a [u32]>,
+}
+
+/// One PatchMatch pass (propagation, then random search) over the rows `y0..` covered by
+/// `nnf`/`dist` (`width` entries per row). `forward` scans top-left to bottom-right and
+/// propagates from the left and upper neighbours; backward scans the other way.
+/// `search_radius` is the first random-search window radius; it halves down to 1.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a kernel entry point; grouping the slices would only move the list"
+)]
+pub fn search_band(
+    f: &Field<'_>,
+    y0: usize,
+    nnf: &mut [u32],
+    dist: &mut [u32],
+    edges: Neighbours<'_>,
+    forward: bool,
+    search_radius: usize,
+    rng: &mut Xoshiro256PlusPlus,
+) {
+    let w = f.width;
+    if w == 0 {
+        return;
+    }
+    let rows = (nnf.len() / w).min(dist.len() / w);
+    let r = f.radius;
+    let x_hi = f.width.saturating_sub(r + 1);
+    let y_hi = f.height.saturating_sub(r + 1);
+    for k in 0..rows {
+        let ly = if forward { k } else { rows - 1 - k };
+        let y = y0 + ly;
+        let Some(&(sx0, sx1)) = f.spans.get(y) else {
+            continue;
+        };
+        let (sx0, sx1) = (sx0 as usize, sx1 as usize);
+        for j in 0..sx1.saturating_sub(sx0) {
+            let x = if forward { sx0 + j } else { sx1 - 1 - j };
+            let i = ly * w + x;
+            if f.target.get(y * w + x).is_none_or(|&t| t == 0) {
+                continue;
+            }
+            let (Some(&cur), Some(&cur_d)) = (nnf.get(i), dist.get(i)) else {
+                continue;
+            };
+            let mut best = cur;
+            let mut best_d = cur_d;
+            // Propagation: the neighbour's match shifted by one pixel back towards us.
+            let (side, vertical) = if forward {
+                let side = if x > 0 { nnf.get(i - 1).copied() } else { None };
+                let up = if ly > 0 {
+                    nnf.get(i - w).copied()
+                } else {
+                    edges.above.and_then(|row| row.get(x).copied())
+                };
+                (
+                    side.filter(|&s| s != NONE).map(|s| s.wrapping_add(1)),
+                    up.filter(|&s| s != NONE).map(|s| s.wrapping_add(w as u32)),
+                )
+            } else {
+                let side = if x + 1 < w {
+                    nnf.get(i + 1).copied()
+                } else {
+                    None
+                };
+                let down = if ly + 1 < rows {
+                    nnf.get(i + w).copied()
+                } else {
+                    edges.below.and_then(|row| row.get(x).copied())
+                };
+                (
+                    side.filter(|&s| s != NONE).and_then(|s| s.checked_sub(1)),
+                    down.filter(|&s| s != NONE)
+                        .and_then(|s| s.checked_sub(w as u32)),
+                )
+            };
+            for cand in [side, vertical].into_iter().flatten() {
+                if cand != best && f.is_valid(cand) {
+                    let d = f.distance(x, y, cand, best_d);
+                    if d < best_d {
+                        best = cand;
+                        best_d = d;
+                    }
+                }
+            }
+            // Random search in windows of shrinking radius around the best match.
+            let mut radius = search_radius;
+            while radius > 0 && best != NONE && x_hi >= r && y_hi >= r {
+                let bx = best as usize % w;
+                let by = best as usize / w;
+                let cx = between(
+                    rng,
+                    bx.saturating_sub(radius).max(r),
+                    (bx + radius).min(x_hi),
+                );
+                let cy = between(
+                    rng,
+                    by.saturating_sub(radius).max(r),
+                    (by + radius).min(y_hi),
+                );
+                let cand = (cy * w + cx) as u32;
+                if cand != best && f.is_valid(cand) {
+                    let d = f.distance(x, y, cand, best_d);
+                    if d < best_d {
+                        best = cand;
+                        best_d = d;
+                    }
+                }
+                radius /= 2;
+            }
+            if let (Some(n), Some(d)) = (nnf.get_mut(i), dist.get_mut(i)) {
+                *n = best;
+                *d = best_d;
+            }
+        }
+    }
+}
+
+/// Recomputes `dist` for every target pixel of the rows `y0..` covered by `nnf`/`dist`.
+pub fn distances_band(f: &Field<'_>, y0: usize, nnf: &[u32], dist: &mut [u32]) {
+    let w = f.width;
+    if w == 0 {
+        return;
+    }
+    for (ly, (nrow, drow)) in nnf
+        .chunks_exact(w)
+        .zip(dist.chunks_exact_mut(w))
+        .enumerate()
+    {
+        let y = y0 + ly;
+        for (x, (&s, d)) in nrow.iter().zip(drow.iter_mut()).enumerate() {
+            *d = if s == NONE {
+                u32::MAX
+            } else {
+                f.distance(x, y, s, u32::MAX)
+            };
+        }
+    }
+}
+
+/// Vote weights in `1..=256` from the per-pixel patch distances: `exp(-d / (2 σ²))` with
+/// `d` the mean squared difference per pixel and `σ²` the 75th percentile of `d` over the
+/// target (Wexler et al. 2007), so good matches dominate and poor ones still count a little.
+/// `sample` is scratch.
+pub fn weights(f: &Field<'_>, dist: &[u32], weight: &mut Vec<u16>, sample: &mut Vec<u32>) {
+    let w = f.width;
+    let n = f.width * f.height;
+    weight.clear();
+    weight.resize(n, 0);
+    let per_pixel = |i: usize| -> Option<u32> {
+        let d = *dist.get(i)?;
+        (d != u32::MAX).then(|| d / f.patch_pixels(i % w, i / w).max(1))
+    };
+    // A strided sample keeps the percentile cheap and deterministic.
+    sample.clear();
+    let targets = f.target.iter().filter(|&&t| t != 0).count();
+    let stride = (targets / 4096).max(1);
+    sample.extend(
+        f.target
+            .iter()
+            .enumerate()
+            .filter(|&(_, &t)| t != 0)
+            .step_by(stride)
+            .filter_map(|(i, _)| per_pixel(i)),
+    );
+    let sigma2 = if sample.is_empty() {
+        1.0
+    } else {
+        let k = sample.len() * 3 / 4;
+        let k = k.min(sample.len() - 1);
+        let (_, v, _) = sample.select_nth_unstable(k);
+        f64::from(*v).max(1.0)
+    };
+    let scale = -1.0 / (2.0 * sigma2);
+    for (i, (wt, &t)) in weight.iter_mut().zip(f.target).enumerate() {
+        if t == 0 {
+            continue;
+        }
+        *wt = match per_pixel(i) {
+            Some(d) => 1 + (255.0 * (f64::from(d) * scale).exp()).round() as u16,
+            None => 0,
+        };
+    }
+}
+
+/// Patch voting: each hole pixel `q` in `holes` becomes the weighted average, over every
+/// target patch `p` that covers it, of the source pixel that `p`'s match puts at `q`.
+/// Only known pixels are ever read. Pixels no patch covers keep their estimate.
+pub fn vote(f: &Field<'_>, nnf: &[u32], weight: &[u16], holes: &[u32], out: &mut [[u8; 4]]) {
+    let w = f.width;
+    let h = f.height;
+    let r = f.radius;
+    for (&q, o) in holes.iter().zip(out.iter_mut()) {
+        let q = q as usize;
+        let (qx, qy) = (q % w, q / w);
+        let mut acc = [0u32; 4];
+        let mut total = 0u32;
+        for py in qy.saturating_sub(r)..(qy + r + 1).min(h) {
+            let row = py * w;
+            for px in qx.saturating_sub(r)..(qx + r + 1).min(w) {
+                let p = row + px;
+                let (Some(&s), Some(&wt)) = (nnf.get(p), weight.get(p)) else {
+                    continue;
+                };
+                if s == NONE || wt == 0 {
+                    continue;
+                }
+                // The source pixel sits at the same offset from s as q does from p.
+                let src = (s as usize + q).wrapping_sub(p);
+                let Some(c) = f
+                    .img
+                    .get(src.wrapping_mul(4)..src.wrapping_mul(4).wrapping_add(4))
+                else {
+                    continue;
+                };
+                let wt = u32::from(wt);
+                for (a, &v) in acc.iter_mut().zip(c) {
+                    *a += u32::from(v) * wt;
+                }
+                total += wt;
+            }
+        }
+        if total > 0 {
+            let half = total / 2;
+            for (d, a) in o.iter_mut().zip(acc) {
+                *d = (a + half).checked_div(total).unwrap_or(0) as u8;
+            }
+        } else if let Some(c) = f.img.get(q * 4..q * 4 + 4) {
+            o.copy_from_slice(c);
+        }
+    }
+}

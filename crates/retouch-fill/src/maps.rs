@@ -1,0 +1,109 @@
+//! Per-level maps derived from the hole: where a source patch may be taken from, which
+//! target patches overlap the hole, and whether the hole is still thicker than a patch.
+//!
+//! All three are box queries over the hole, answered in O(1) per pixel from one summed-area
+//! table.
+
+/// Summed-area table of the hole map plus the box queries the engine needs.
+#[derive(Debug, Default)]
+pub(crate) struct HoleSums {
+    width: usize,
+    height: usize,
+    /// `(width + 1) * (height + 1)` prefix sums; row 0 and column 0 are zero.
+    sums: Vec<u32>,
+}
+
+impl HoleSums {
+    pub(crate) fn build(&mut self, hole: &[u8], width: usize, height: usize) {
+        self.width = width;
+        self.height = height;
+        let stride = width + 1;
+        self.sums.clear();
+        self.sums.resize(stride * (height + 1), 0);
+        for y in 0..height {
+            let mut row = 0u32;
+            for x in 0..width {
+                row += u32::from(hole.get(y * width + x).copied().unwrap_or(0) != 0);
+                let above = self.sums[y * stride + x + 1];
+                self.sums[(y + 1) * stride + x + 1] = above + row;
+            }
+        }
+    }
+
+    /// Number of hole pixels in the box `[x0, x1) × [y0, y1)` (already clipped to the image).
+    fn count(&self, x0: usize, y0: usize, x1: usize, y1: usize) -> u32 {
+        let s = self.width + 1;
+        let a = self.sums[y1 * s + x1] + self.sums[y0 * s + x0];
+        let b = self.sums[y0 * s + x1] + self.sums[y1 * s + x0];
+        a - b
+    }
+
+    /// The box of radius `r` around `(x, y)`, clipped to the image, as `[x0, x1) × [y0, y1)`.
+    fn clip(&self, x: usize, y: usize, r: usize) -> (usize, usize, usize, usize) {
+        (
+            x.saturating_sub(r),
+            y.saturating_sub(r),
+            (x + r + 1).min(self.width),
+            (y + r + 1).min(self.height),
+        )
+    }
+
+    /// Fills `valid` with 1 where a patch of radius `r` centred there lies inside the image
+    /// and contains no hole pixel. Returns how many such centres exist.
+    pub(crate) fn valid_sources(&self, r: usize, valid: &mut Vec<u8>) -> usize {
+        let (w, h) = (self.width, self.height);
+        valid.clear();
+        valid.resize(w * h, 0);
+        if w < 2 * r + 1 || h < 2 * r + 1 {
+            return 0;
+        }
+        let mut n = 0;
+        for y in r..h - r {
+            for x in r..w - r {
+                if self.count(x - r, y - r, x + r + 1, y + r + 1) == 0 {
+                    valid[y * w + x] = 1;
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    /// Fills `target` with 1 where the (clipped) patch of radius `r` centred there overlaps
+    /// the hole, and `spans` with each row's `[first, last + 1)` column range of such pixels
+    /// (`(0, 0)` for a row with none).
+    pub(crate) fn targets(&self, r: usize, target: &mut Vec<u8>, spans: &mut Vec<(u32, u32)>) {
+        let (w, h) = (self.width, self.height);
+        target.clear();
+        target.resize(w * h, 0);
+        spans.clear();
+        spans.resize(h, (0, 0));
+        for y in 0..h {
+            let mut first = None;
+            let mut last = 0;
+            for x in 0..w {
+                let (x0, y0, x1, y1) = self.clip(x, y, r);
+                if self.count(x0, y0, x1, y1) > 0 {
+                    target[y * w + x] = 1;
+                    first.get_or_insert(x);
+                    last = x;
+                }
+            }
+            if let Some(f) = first {
+                spans[y] = (f as u32, last as u32 + 1);
+            }
+        }
+    }
+
+    /// Whether some hole pixel is farther than `r` (in the max norm) from every known
+    /// pixel, i.e. the hole is still thicker than a patch. The image border does not count
+    /// as known, so an outpainting margin is as thick as it is wide.
+    pub(crate) fn thicker_than(&self, r: usize) -> bool {
+        (0..self.height).any(|y| {
+            (0..self.width).any(|x| {
+                let (x0, y0, x1, y1) = self.clip(x, y, r);
+                self.count(x0, y0, x1, y1) as usize == (x1 - x0) * (y1 - y0)
+            })
+        })
+    }
+}

@@ -1,0 +1,197 @@
+//! Image pyramids: mask-aware 2× downsampling, upsampling of the hole estimate between
+//! levels, and the onion-peel initialisation of the hole at the coarsest level.
+//!
+//! Nothing here ever reads a colour under a hole pixel of the input: known pixels average
+//! only known children, and hole estimates come only from known pixels or earlier estimates.
+
+/// One pyramid level: the current RGBA estimate (known pixels exact) and its hole map.
+#[derive(Debug, Default)]
+pub(crate) struct Level {
+    pub(crate) width: usize,
+    pub(crate) height: usize,
+    /// RGBA8, `width * height * 4`; hole pixels hold the current estimate.
+    pub(crate) img: Vec<u8>,
+    /// 1 where the pixel is to be filled, 0 where it is known.
+    pub(crate) hole: Vec<u8>,
+}
+
+/// Builds `dst` as the half-size version of `src`.
+///
+/// A coarse pixel is known only when all of its (up to four) children are known, so a known
+/// coarse pixel is the exact rounded average of known colours; the hole grows by at most one
+/// fine pixel. Hole pixels get colour 0 until they are initialised.
+pub(crate) fn downsample(src: &Level, dst: &mut Level) {
+    let w = src.width.div_ceil(2);
+    let h = src.height.div_ceil(2);
+    dst.width = w;
+    dst.height = h;
+    dst.img.clear();
+    dst.img.resize(w * h * 4, 0);
+    dst.hole.clear();
+    dst.hole.resize(w * h, 0);
+    for y in 0..h {
+        let y0 = 2 * y;
+        let y1 = (2 * y + 1).min(src.height - 1);
+        for x in 0..w {
+            let x0 = 2 * x;
+            let x1 = (2 * x + 1).min(src.width - 1);
+            let mut sum = [0u32; 4];
+            let mut any_hole = false;
+            let mut n = 0u32;
+            // Duplicate children at odd borders are counted twice, which keeps the weights even.
+            for (cx, cy) in [(x0, y0), (x1, y0), (x0, y1), (x1, y1)] {
+                let i = cy * src.width + cx;
+                if src.hole.get(i).copied().unwrap_or(1) != 0 {
+                    any_hole = true;
+                    break;
+                }
+                if let Some(px) = src.img.get(i * 4..i * 4 + 4) {
+                    for (acc, &v) in sum.iter_mut().zip(px) {
+                        *acc += u32::from(v);
+                    }
+                    n += 1;
+                }
+            }
+            let o = y * w + x;
+            if any_hole || n == 0 {
+                dst.hole[o] = 1;
+            } else if let Some(px) = dst.img.get_mut(o * 4..o * 4 + 4) {
+                for (d, s) in px.iter_mut().zip(sum) {
+                    *d = ((s + n / 2) / n) as u8;
+                }
+            }
+        }
+    }
+}
+
+/// Writes into the hole pixels of `fine` a bilinear upsampling of `coarse`'s estimate.
+/// Known pixels of `fine` are left untouched.
+pub(crate) fn upsample_hole(coarse: &Level, fine: &mut Level) {
+    let cw = coarse.width;
+    let ch = coarse.height;
+    if cw == 0 || ch == 0 {
+        return;
+    }
+    let fw = fine.width;
+    for (i, (&hole, px)) in fine
+        .hole
+        .iter()
+        .zip(fine.img.chunks_exact_mut(4))
+        .enumerate()
+    {
+        if hole == 0 {
+            continue;
+        }
+        let x = i % fw;
+        let y = i / fw;
+        // Fine pixel centre in coarse coordinates, in 1/4 steps: (x + 0.5) / 2 - 0.5.
+        let fx = (2 * x as i64 - 1).max(0);
+        let fy = (2 * y as i64 - 1).max(0);
+        let cx0 = ((fx / 4) as usize).min(cw - 1);
+        let cy0 = ((fy / 4) as usize).min(ch - 1);
+        let cx1 = (cx0 + 1).min(cw - 1);
+        let cy1 = (cy0 + 1).min(ch - 1);
+        let ax = (fx % 4) as u32;
+        let ay = (fy % 4) as u32;
+        let weights = [
+            (cx0, cy0, (4 - ax) * (4 - ay)),
+            (cx1, cy0, ax * (4 - ay)),
+            (cx0, cy1, (4 - ax) * ay),
+            (cx1, cy1, ax * ay),
+        ];
+        let mut acc = [0u32; 4];
+        for (cx, cy, wgt) in weights {
+            let c = (cy * cw + cx) * 4;
+            if let Some(src) = coarse.img.get(c..c + 4) {
+                for (a, &v) in acc.iter_mut().zip(src) {
+                    *a += u32::from(v) * wgt;
+                }
+            }
+        }
+        for (d, a) in px.iter_mut().zip(acc) {
+            *d = ((a + 8) / 16) as u8;
+        }
+    }
+}
+
+/// Fills the hole of `level` from its border inwards (onion peel): pixels are visited in
+/// breadth-first order of their 8-connected distance to the known region, and each takes
+/// the average of its already-known or already-filled neighbours.
+///
+/// This is only a starting point for the EM iterations at the coarsest level: smooth, no
+/// texture, but with the right colours near each part of the border. `queue` and `done`
+/// are scratch buffers. Returns `false` when the level has no known pixel.
+pub(crate) fn onion_init(level: &mut Level, queue: &mut Vec<u32>, done: &mut Vec<u8>) -> bool {
+    let w = level.width;
+    let h = level.height;
+    done.clear();
+    done.extend(level.hole.iter().map(|&v| u8::from(v == 0)));
+    queue.clear();
+    // Seeds: hole pixels touching a known pixel.
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            if done[i] == 0 && neighbours(x, y, w, h).any(|n| level.hole[n] == 0) {
+                queue.push(i as u32);
+                done[i] = 2;
+            }
+        }
+    }
+    if queue.is_empty() {
+        // No seed: either nothing to fill, or nothing known to fill from.
+        return !level.hole.contains(&1);
+    }
+    let mut head = 0;
+    while let Some(&qi) = queue.get(head) {
+        head += 1;
+        let i = qi as usize;
+        let (x, y) = (i % w, i / w);
+        let mut acc = [0u32; 4];
+        let mut n = 0u32;
+        for nb in neighbours(x, y, w, h) {
+            match done[nb] {
+                1 => {
+                    if let Some(px) = level.img.get(nb * 4..nb * 4 + 4) {
+                        for (a, &v) in acc.iter_mut().zip(px) {
+                            *a += u32::from(v);
+                        }
+                        n += 1;
+                    }
+                }
+                0 => {
+                    done[nb] = 2;
+                    queue.push(nb as u32);
+                }
+                _ => {}
+            }
+        }
+        if n > 0
+            && let Some(px) = level.img.get_mut(i * 4..i * 4 + 4)
+        {
+            for (d, a) in px.iter_mut().zip(acc) {
+                *d = ((a + n / 2) / n) as u8;
+            }
+        }
+        done[i] = 1;
+    }
+    true
+}
+
+/// The in-bounds 8-neighbours of `(x, y)` as pixel indices.
+fn neighbours(x: usize, y: usize, w: usize, h: usize) -> impl Iterator<Item = usize> {
+    const OFFSETS: [(isize, isize); 8] = [
+        (-1, -1),
+        (0, -1),
+        (1, -1),
+        (-1, 0),
+        (1, 0),
+        (-1, 1),
+        (0, 1),
+        (1, 1),
+    ];
+    OFFSETS.iter().filter_map(move |&(dx, dy)| {
+        let nx = x.checked_add_signed(dx)?;
+        let ny = y.checked_add_signed(dy)?;
+        (nx < w && ny < h).then_some(ny * w + nx)
+    })
+}

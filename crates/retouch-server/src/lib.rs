@@ -1,1 +1,23 @@
-//! retouch-server
+//! The HTTP face of retouch: an axum [`Router`] that speaks OpenAI's images API.
+//!
+//! [`app`] builds the router from an [`AppState`]; tests drive it in process with
+//! `tower::ServiceExt::oneshot`, and the binary serves it with [`serve`], which adds what a
+//! production listener needs: header and body timeouts, HTTP/1.1 and HTTP/2, and a bounded
+//! graceful drain on shutdown.
+
+mod error;
+mod extract;
+mod handlers;
+mod middleware;
+mod playground;
+mod render;
+mod routes;
+mod serve;
+mod shutdown;
+mod state;
+
+pub use error::ErrorResponse;
+pub use routes::app;
+pub use serve::{ServeOptions, serve};
+pub use shutdown::Shutdown;
+pub use state::{AppState, Limits};

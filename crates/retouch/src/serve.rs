@@ -1,0 +1,220 @@
+//! `retouch serve`: start-up, the listener and shutdown.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use retouch_gateway::{Gateway, LocalEngine, LocalEngineConfig};
+use retouch_server::{AppState, Limits, ServeOptions, Shutdown};
+use retouch_store::{ImageStore, LinkSigner, StoreLocation};
+use tokio::net::TcpListener;
+
+use crate::config::FileConfig;
+
+/// Options of `retouch serve`. Each flag can also come from the environment variable shown,
+/// and from the `[server]` table of `--config`; flags win over the file.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to bind.
+    #[arg(long, env = "RETOUCH_HOST")]
+    host: Option<IpAddr>,
+    /// Port to bind; 0 picks a free one (the address is printed on stdout).
+    #[arg(long, env = "RETOUCH_PORT")]
+    port: Option<u16>,
+    /// Directory for the link-signing key and hosted images.
+    #[arg(long, env = "RETOUCH_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// TOML configuration file.
+    #[arg(long, env = "RETOUCH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Base URL for hosted image links (e.g. https://images.example.com); default: the
+    /// request's Host.
+    #[arg(long, env = "RETOUCH_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Where result images are stored: a directory, or s3://bucket/prefix.
+    #[arg(long, env = "RETOUCH_STORE")]
+    store: Option<String>,
+    /// How long hosted image links stay valid, in seconds.
+    #[arg(long, env = "RETOUCH_LINK_TTL")]
+    link_ttl: Option<u64>,
+    /// Threads for the local engine (default: CPU cores).
+    #[arg(long, env = "RETOUCH_WORKERS")]
+    workers: Option<usize>,
+    /// Local edits that may wait for a worker before new ones get 429.
+    #[arg(long, env = "RETOUCH_QUEUE")]
+    queue: Option<usize>,
+    /// Largest image the local engine accepts, in pixels.
+    #[arg(long, env = "RETOUCH_MAX_PIXELS")]
+    max_pixels: Option<u64>,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "RETOUCH_MAX_BODY_BYTES")]
+    max_body_bytes: Option<u64>,
+    /// Seconds a client may take to send its whole request body.
+    #[arg(long, env = "RETOUCH_BODY_TIMEOUT")]
+    body_timeout: Option<u64>,
+    /// Seconds in-flight requests may keep running after SIGTERM/SIGINT.
+    #[arg(long, env = "RETOUCH_SHUTDOWN_TIMEOUT")]
+    shutdown_timeout: Option<u64>,
+    /// Allow binding a non-loopback address without gateway keys.
+    #[arg(long, env = "RETOUCH_INSECURE_NO_AUTH")]
+    insecure_no_auth: bool,
+    /// Log format.
+    #[arg(long, env = "RETOUCH_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// How often expired hosted images are deleted.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(300);
+
+pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_tracing(args.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("retouch-io")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(args))
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RETOUCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let server = file.server;
+    let host = args
+        .host
+        .or(server.host)
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let port = args.port.or(server.port).unwrap_or(8787);
+    let insecure = args.insecure_no_auth || server.insecure_no_auth.unwrap_or(false);
+    if !host.is_loopback() && !insecure {
+        bail!(
+            "refusing to serve {host} without authentication: bind a loopback address, or pass \
+             --insecure-no-auth to expose the API to the network unauthenticated"
+        );
+    }
+    let data_dir = args
+        .data_dir
+        .or(server.data_dir)
+        .unwrap_or_else(|| PathBuf::from("retouch-data"));
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+
+    let signer = match std::env::var("RETOUCH_LINK_SECRET") {
+        Ok(secret) if !secret.is_empty() => LinkSigner::from_secret(secret.as_bytes())
+            .context("RETOUCH_LINK_SECRET is not a usable signing secret")?,
+        Ok(_) | Err(_) => LinkSigner::load_or_create(&data_dir.join("link-signing.key"))
+            .context("loading the link-signing key")?,
+    };
+    let location: StoreLocation = match args.store.or(server.store) {
+        Some(spec) => spec.parse().context("parsing --store")?,
+        None => StoreLocation::Local(data_dir.join("images")),
+    };
+    let ttl = Duration::from_secs(args.link_ttl.or(server.link_ttl).unwrap_or(3600));
+    let store = ImageStore::open(&location, signer, ttl)
+        .await
+        .context("opening the image store")?;
+
+    let mut engine = LocalEngineConfig::default();
+    let engine_file = file.engine;
+    if let Some(workers) = args.workers.or(engine_file.workers) {
+        engine.workers = workers.max(1);
+    }
+    if let Some(queue) = args.queue.or(engine_file.queue) {
+        engine.queue = queue;
+    }
+    if let Some(max_pixels) = args.max_pixels.or(engine_file.max_pixels) {
+        engine.max_pixels = max_pixels;
+    }
+    let local = LocalEngine::new(engine).context("starting the local engine")?;
+
+    let mut limits = Limits::default();
+    if let Some(max) = args.max_body_bytes.or(server.max_body_bytes) {
+        limits.max_body_bytes = max;
+    }
+    if let Some(secs) = args.body_timeout.or(server.body_timeout) {
+        limits.body_timeout = Duration::from_secs(secs);
+    }
+    let shutdown = Shutdown::new();
+    let state = AppState::new(
+        Gateway::new(local),
+        store.clone(),
+        limits,
+        shutdown.clone(),
+        args.public_url.or(server.public_url),
+    );
+    let app = retouch_server::app(state);
+
+    let listener = TcpListener::bind(SocketAddr::new(host, port))
+        .await
+        .with_context(|| format!("binding {host}:{port}"))?;
+    let local_addr = listener.local_addr().context("reading the bound address")?;
+    announce(local_addr)?;
+    tracing::info!(address = %local_addr, data_dir = %data_dir.display(), "retouch is serving");
+
+    let sweeper = tokio::spawn(async move { store.sweep_every(SWEEP_INTERVAL).await });
+    let mut options = ServeOptions::default();
+    if let Some(secs) = args.shutdown_timeout.or(server.shutdown_timeout) {
+        options.drain_timeout = Duration::from_secs(secs);
+    }
+    retouch_server::serve(listener, app, shutdown, options, stop_signal())
+        .await
+        .context("serving")?;
+    sweeper.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Prints the one line scripts wait for.
+fn announce(address: SocketAddr) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on http://{address}")?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn stop_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

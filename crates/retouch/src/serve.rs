@@ -1,6 +1,6 @@
 //! `retouch serve`: start-up, the listener and shutdown.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;

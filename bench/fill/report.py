@@ -285,6 +285,18 @@ def _memory_table(data: dict) -> list[str]:
     return out
 
 
+def _skips(data: dict) -> str:
+    """One sentence naming the engines and sizes that did not run, and why."""
+    seen: dict[tuple[str, int], str] = {}
+    for r in data["rows"]:
+        if r.get("status") == "skipped":
+            seen.setdefault((r["engine"], r["size"]), r.get("note", ""))
+    if not seen:
+        return "Every engine ran on every case."
+    parts = [f"{engine} at {size} px ({note})" for (engine, size), note in sorted(seen.items())]
+    return "Not run: " + "; ".join(parts) + "."
+
+
 def write_markdown(data: dict, doc: Path, grid: Path) -> None:
     env = data["environment"]
     ver = env.get("versions", {})
@@ -346,7 +358,7 @@ def write_markdown(data: dict, doc: Path, grid: Path) -> None:
         " with the seed.",
         f"- Time: only the fill call, in a fresh process per job; up to {env['repeats']} repeats per case, no new"
         f" repeat after {env['budget_s']:.0f} s; the median. An engine is skipped at a size where its slowest fill"
-        f" at the previous size, scaled by the pixel count, predicts more than {env['cap_s']:.0f} s.",
+        f" at the previous size, scaled by the pixel count, predicts more than {env['cap_s']:.0f} s. {_skips(data)}",
         "- Quality, on the hole only (`bench/fill/metrics.py`, checked by `bench/fill/test_bench.py`): PSNR over"
         " the hole's RGB; SSIM map (Gaussian σ 1.5) averaged over the hole; GMSD (Prewitt gradients of luma,"
         " c = 170, std of the similarity over the hole grown by 2 px so seams count, no downsampling); gradient-energy"

@@ -36,6 +36,10 @@ def warm(server: Server, client: OpenAI) -> None:
 class Memory:
     def __init__(self, srv: Server) -> None:
         self.srv = srv
+        # Reset the peak (VmHWM) to the current size, so an earlier test's spike cannot hide
+        # this one's (Linux >= 4.0: writing 5 to clear_refs resets the peak RSS).
+        with open(f"/proc/{srv.pid}/clear_refs", "w") as f:
+            f.write("5")
         s = srv.proc_status()
         self.rss0, self.hwm0 = s["VmRSS"], s["VmHWM"]
 

@@ -25,6 +25,7 @@ from support.images import (
 def check_local_response(raw, before: float) -> object:  # type: ignore[no-untyped-def]
     """Headers every local edit carries, and the always-present `created`."""
     assert raw.headers.get("x-portkey-provider") == "local"
+    assert raw.headers.get("x-retouch-model") == "retouch-fill"
     assert raw.headers.get("x-request-id"), "no x-request-id"
     assert raw.headers.get("content-type", "").startswith("application/json")
     resp = raw.parse()

@@ -60,7 +60,7 @@ class Settings:
 
 
 QUICK = Settings("quick", [256, 512], ["astronaut"], repeats=3, budget_s=2.0, cap_s=20.0)
-FULL = Settings("full", [256, 512, 1024], list(inputs.PHOTOS), repeats=5, budget_s=3.0, cap_s=60.0)
+FULL = Settings("full", [256, 512, 1024], list(inputs.PHOTOS), repeats=5, budget_s=2.0, cap_s=60.0)
 
 SEED = 1
 
@@ -235,16 +235,30 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="256 and 512 px, one photo")
     parser.add_argument("--driver", type=Path, required=True, help="the built fill-bench-driver")
     parser.add_argument("--work", type=Path, default=HERE / "target" / "work")
-    parser.add_argument("--results", type=Path, help="results JSON (default results/<mode>.json)")
-    parser.add_argument("--doc", type=Path, default=HERE.parent.parent / "docs" / "fill-benchmark.md")
-    parser.add_argument("--grid", type=Path, default=HERE.parent.parent / "docs" / "images" / "fill-grid.jpg")
+    parser.add_argument("--results", type=Path, help="results JSON (default: see run.sh --help)")
+    parser.add_argument("--doc", type=Path, help="the Markdown report to write")
+    parser.add_argument("--grid", type=Path, help="the picture grid (JPEG) to write")
     parser.add_argument(
         "--report-only", action="store_true", help="rewrite doc and grid from the results JSON"
     )
     args = parser.parse_args()
 
     settings = QUICK if args.quick else FULL
-    results = args.results or HERE / "results" / f"{settings.mode}.json"
+    # A full run writes the committed results; a quick run (engine work in progress) stays in
+    # target/ so it never overwrites them.
+    if settings.mode == "full":
+        docs = HERE.parent.parent / "docs"
+        defaults = (
+            HERE / "results" / "full.json",
+            docs / "fill-benchmark.md",
+            docs / "images" / "fill-grid.jpg",
+        )
+    else:
+        out = HERE / "target" / "quick"
+        defaults = (out / "results.json", out / "fill-benchmark.md", out / "fill-grid.jpg")
+    results = args.results or defaults[0]
+    args.doc = args.doc or defaults[1]
+    args.grid = args.grid or defaults[2]
     work = args.work / settings.mode
     if args.report_only:
         data = json.loads(results.read_text())

@@ -9,6 +9,7 @@ decides, because the issue states them "on the same image and mask".
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -303,7 +304,7 @@ def write_markdown(data: dict, doc: Path, grid: Path) -> None:
     verdicts = target_rows(data)
     quick = env["mode"] == "quick"
     photos = ", ".join(f"`{p}` ({w}×{h})" for p, (w, h) in env["photos"].items())
-    rel_grid = Path("images") / grid.name
+    rel_grid = Path(os.path.relpath(grid.resolve(), doc.resolve().parent))
     lines = [
         "# Fill engine benchmark",
         "",
@@ -314,13 +315,13 @@ def write_markdown(data: dict, doc: Path, grid: Path) -> None:
     ]
     if quick:
         lines += [
-            "> **Quick-mode run** (one photo, 256 and 512 px). The full run (four photos, 256/512/1024 px) replaces",
-            "> it: `bench/fill/run.sh`.",
+            "> **Quick-mode run** (one photo, 256 and 512 px): a check while working on the engine, not the",
+            "> benchmark's result, which is the full run (four photos, 256/512/1024 px): `bench/fill/run.sh`.",
             "",
         ]
     lines += [
-        "Reproduce (creates `bench/fill/.venv`, builds the Rust driver, runs everything, rewrites this file and",
-        f"`docs/{rel_grid}`):",
+        "Reproduce (creates `bench/fill/.venv`, builds the Rust driver, runs everything, rewrites this file,",
+        "`docs/images/fill-grid.jpg` and `bench/fill/results/full.json`; `--quick` writes under `bench/fill/target/quick/`):",
         "",
         "```sh",
         "bench/fill/run.sh           # full: 4 photos × 256/512/1024 px × 4 masks, about 20-30 min on 2 cores",
@@ -328,7 +329,7 @@ def write_markdown(data: dict, doc: Path, grid: Path) -> None:
         "```",
         "",
         f"Run: {env['started_utc']}, {env['mode']} mode, {env['wall_s'] / 60:.1f} min."
-        f" Raw numbers: `bench/fill/results/{env['mode']}.json`.",
+        + ("" if quick else " Raw numbers: `bench/fill/results/full.json`."),
         "",
         "## Machine and versions",
         "",

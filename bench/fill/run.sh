@@ -4,10 +4,13 @@
 # bench's own metrics, runs every engine on every case and rewrites docs/fill-benchmark.md and
 # docs/images/fill-grid.jpg.
 #
-#   bench/fill/run.sh                 full run: 4 photos x 256/512/1024 px x 4 masks
-#   bench/fill/run.sh --quick         1 photo x 256/512 px x 4 masks, a few minutes
-#   bench/fill/run.sh --report-only   rewrite the doc and grid from results/full.json
-#                                     (add --quick for results/quick.json)
+#   bench/fill/run.sh                 full run: 4 photos x 256/512/1024 px x 4 masks, under
+#                                     30 min on 2 cores; writes docs/fill-benchmark.md,
+#                                     docs/images/fill-grid.jpg, bench/fill/results/full.json
+#   bench/fill/run.sh --quick         1 photo x 256/512 px x 4 masks, a few minutes; writes
+#                                     bench/fill/target/quick/{fill-benchmark.md,fill-grid.jpg,results.json}
+#   bench/fill/run.sh --report-only   rewrite the doc and grid from the results JSON
+#                                     (with --quick: the quick ones)
 #
 # Needs python3 >= 3.11 with venv, cargo, and network access to PyPI and crates.io on first run.
 set -euo pipefail
@@ -18,7 +21,7 @@ venv="$here/.venv"
 for arg in "$@"; do
   case "$arg" in
     --quick | --report-only) ;;
-    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -37,7 +40,8 @@ fi
 "$venv/bin/python" -c 'import patchmatch, sys; sys.exit(0 if patchmatch.patchmatch_available else "pypatchmatch: native library did not load")'
 
 echo "== building the Rust driver"
-cargo build --quiet --release --locked --manifest-path "$here/driver/Cargo.toml"
+# Not --locked: the engine is a path dependency and may gain dependencies of its own.
+cargo build --quiet --release --manifest-path "$here/driver/Cargo.toml"
 driver="$here/target/release/fill-bench-driver"
 
 echo "== checking the bench's metrics and masks"

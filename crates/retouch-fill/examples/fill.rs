@@ -6,7 +6,7 @@
 //! with the mask painted magenta), and prints the median fill time to stderr.
 
 #[path = "../tests/common/mod.rs"]
-#[expect(dead_code, reason = "the example uses only the masks")]
+#[expect(dead_code, reason = "the example uses only part of the helpers")]
 mod common;
 
 use std::time::Instant;
@@ -32,6 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let mut pixels = img.into_raw();
+    let original = pixels.clone();
     common::scramble_under_mask(&mut pixels, &mask, 1);
     let mut shown = pixels.clone();
     for (px, &m) in shown.chunks_exact_mut(4).zip(&mask) {
@@ -39,12 +40,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             px.copy_from_slice(&[255, 0, 255, 255]);
         }
     }
-    let options = FillOptions::new().seed(seed);
+    // Tuning knobs for experiments: RETOUCH_FILL_OPTS="patch em fine_em iterations".
+    let mut options = FillOptions::new().seed(seed);
+    if std::env::var_os("RETOUCH_FILL_SERIAL").is_some() {
+        options = options.parallel(false);
+    }
+    if let Ok(knobs) = std::env::var("RETOUCH_FILL_OPTS") {
+        let v: Vec<u32> = knobs
+            .split_whitespace()
+            .filter_map(|k| k.parse().ok())
+            .collect();
+        if let [p, em, fine, it, ..] = v.as_slice() {
+            options = options
+                .patch_size(*p)
+                .em_iterations(*em)
+                .fine_em_iterations(*fine)
+                .iterations(*it);
+        }
+    }
     let mut filler = Filler::new();
     let mut times = Vec::new();
     let mut out = None;
+    let mut cpu = Vec::new();
     for _ in 0..runs.max(1) {
         let t = Instant::now();
+        let c = thread_cpu_ns();
         let r = filler.fill(
             ImageRef {
                 width: w,
@@ -60,16 +80,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &mut |_| std::ops::ControlFlow::Continue(()),
         )?;
         times.push(t.elapsed().as_secs_f64());
+        cpu.push(thread_cpu_ns().saturating_sub(c) as f64 / 1e6);
         out = Some(r);
     }
     times.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
     let hole = mask.iter().filter(|&&m| m != 0).count() as f64 / mask.len() as f64;
     eprintln!(
-        "{w}x{h} hole {:.1}%: median {:.1} ms over {} runs",
+        "{w}x{h} hole {:.1}%: median {:.1} ms (calling thread cpu {:.1} ms) over {} runs",
         hole * 100.0,
         times[times.len() / 2] * 1000.0,
+        cpu[cpu.len() / 2],
         times.len()
     );
+    if let Some(out) = &out {
+        let mse = common::masked_mse(&out.pixels, &original, &mask);
+        eprintln!(
+            "masked PSNR {:.2} dB",
+            10.0 * (255.0f64 * 255.0 / mse.max(1e-9)).log10()
+        );
+    }
     if let Some(out) = out {
         image::RgbaImage::from_raw(w, h, out.pixels)
             .ok_or("bad output size")?
@@ -80,4 +110,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .save(masked)?;
     }
     Ok(())
+}
+
+/// CPU time of the calling thread in nanoseconds (Linux), 0 elsewhere: with
+/// `RETOUCH_FILL_SERIAL` set this is the fill's CPU cost, undisturbed by other load.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }

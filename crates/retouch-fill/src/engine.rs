@@ -18,6 +18,9 @@ use crate::{FillError, FillOptions, ImageRef, MaskRef, RgbaImage};
 /// identical on any machine; small enough to give two cores work at 64-pixel levels.
 const BAND_ROWS: usize = 16;
 
+/// First random-search radius at every level but the coarsest.
+const FINE_SEARCH_RADIUS: usize = 16;
+
 /// What a progress callback sees after each pyramid level.
 #[derive(Clone, Copy, Debug)]
 pub struct Progress<'a> {
@@ -110,7 +113,8 @@ impl Filler {
             let Some(level) = finer.last_mut() else {
                 break;
             };
-            let coarse = rest.first();
+            // Levels past `count` are stale scratch from an earlier, deeper fill.
+            let coarse = if step == 0 { None } else { rest.first() };
             let em_steps = if count == 1 {
                 options.em_iterations
             } else {
@@ -249,7 +253,14 @@ fn run_level(
         }
     }
     init_field(level, coarse, s, r, &mut rng);
-    let search_radius = w.max(h);
+    // Above the coarsest level the upsampled field is already close, so the random search
+    // only refines locally; a full-image window would cost ~log2(size) extra distances per
+    // pixel for matches that almost never win.
+    let search_radius = if coarse.is_some() {
+        w.max(h).min(FINE_SEARCH_RADIUS)
+    } else {
+        w.max(h)
+    };
     compute_distances(level, s, r, plan.parallel);
     if coarse.is_some() {
         // Vote once with the upsampled field: sharper than the bilinear estimate.

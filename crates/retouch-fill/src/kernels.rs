@@ -48,6 +48,16 @@ pub fn patch_ssd(
     bound: u32,
 ) -> u32 {
     let len = pw * 4;
+    // Whole patches have a compile-time row length, which lets the compiler unroll and
+    // vectorise the row without a scalar tail; clipped patches take the generic loop.
+    match len {
+        12 => return ssd_rows::<12>(img, width, t0, s0, ph, bound),
+        20 => return ssd_rows::<20>(img, width, t0, s0, ph, bound),
+        28 => return ssd_rows::<28>(img, width, t0, s0, ph, bound),
+        36 => return ssd_rows::<36>(img, width, t0, s0, ph, bound),
+        44 => return ssd_rows::<44>(img, width, t0, s0, ph, bound),
+        _ => {}
+    }
     let mut acc = 0u32;
     for k in 0..ph {
         let ta = (t0 + k * width) * 4;
@@ -56,6 +66,41 @@ pub fn patch_ssd(
             return u32::MAX;
         };
         acc = acc.saturating_add(row_ssd(a, b));
+        if acc > bound {
+            return acc;
+        }
+    }
+    acc
+}
+
+#[inline]
+fn ssd_rows<const N: usize>(
+    img: &[u8],
+    width: usize,
+    t0: usize,
+    s0: usize,
+    ph: usize,
+    bound: u32,
+) -> u32 {
+    let mut acc = 0u32;
+    for k in 0..ph {
+        let ta = (t0 + k * width) * 4;
+        let sa = (s0 + k * width) * 4;
+        let (Some(a), Some(b)) = (img.get(ta..ta + N), img.get(sa..sa + N)) else {
+            return u32::MAX;
+        };
+        let (Ok(a), Ok(b)) = (<&[u8; N]>::try_from(a), <&[u8; N]>::try_from(b)) else {
+            return u32::MAX;
+        };
+        let row: u32 = a
+            .iter()
+            .zip(b)
+            .map(|(&x, &y)| {
+                let d = i32::from(x) - i32::from(y);
+                (d * d) as u32
+            })
+            .sum();
+        acc = acc.saturating_add(row);
         if acc > bound {
             return acc;
         }
@@ -296,9 +341,11 @@ pub fn distances_band(f: &Field<'_>, y0: usize, nnf: &[u32], dist: &mut [u32]) {
     }
 }
 
-/// Vote weights in `1..=256` from the per-pixel patch distances: `exp(-d / (2 σ²))` with
-/// `d` the mean squared difference per pixel and `σ²` the 75th percentile of `d` over the
-/// target (Wexler et al. 2007), so good matches dominate and poor ones still count a little.
+/// Vote weights in `1..=256` from the per-pixel patch distances: about
+/// `1 + 255 · exp(-d / (2 σ²))` with `d` the mean squared difference per pixel and `σ²` the
+/// 75th percentile of `d` over the target (Wexler et al. 2007), so good matches dominate and
+/// poor ones still count a little. The exponential is evaluated in integer arithmetic
+/// (`2^-t` by shift plus linear interpolation), so weights are bit-identical everywhere.
 /// `sample` is scratch.
 pub fn weights(f: &Field<'_>, dist: &[u32], weight: &mut Vec<u16>, sample: &mut Vec<u32>) {
     let w = f.width;
@@ -321,24 +368,32 @@ pub fn weights(f: &Field<'_>, dist: &[u32], weight: &mut Vec<u16>, sample: &mut 
             .step_by(stride)
             .filter_map(|(i, _)| per_pixel(i)),
     );
-    let sigma2 = if sample.is_empty() {
-        1.0
-    } else {
-        let k = sample.len() * 3 / 4;
-        let k = k.min(sample.len() - 1);
-        let (_, v, _) = sample.select_nth_unstable(k);
-        f64::from(*v).max(1.0)
-    };
-    let scale = -1.0 / (2.0 * sigma2);
+    let k = sample.len() * 3 / 4;
+    let sigma2 = match sample.get(k) {
+        Some(_) => *sample.select_nth_unstable(k).1,
+        None => 1,
+    }
+    .max(1);
     for (i, (wt, &t)) in weight.iter_mut().zip(f.target).enumerate() {
         if t == 0 {
             continue;
         }
-        *wt = match per_pixel(i) {
-            Some(d) => 1 + (255.0 * (f64::from(d) * scale).exp()).round() as u16,
-            None => 0,
-        };
+        *wt = per_pixel(i).map_or(0, |d| 1 + falloff(d, sigma2));
     }
+}
+
+/// `255 · exp(-d / (2 σ²))` in integers: `exp(-x) = 2^(-x / ln 2)`, with the exponent in
+/// 1/256 steps (`185 / 256 ≈ 1 / (2 ln 2)`), the integer part as a shift and the fractional
+/// part by linear interpolation.
+#[inline]
+fn falloff(d: u32, sigma2: u32) -> u16 {
+    let t = u64::from(d) * 185 / u64::from(sigma2.max(1));
+    let whole = t >> 8;
+    if whole >= 9 {
+        return 0;
+    }
+    let frac = t & 255;
+    ((255 * (512 - frac) / 512) >> whole) as u16
 }
 
 /// Patch voting: each hole pixel `q` in `holes` becomes the weighted average, over every
@@ -386,5 +441,29 @@ pub fn vote(f: &Field<'_>, nnf: &[u32], weight: &[u16], holes: &[u32], out: &mut
         } else if let Some(c) = f.img.get(q * 4..q * 4 + 4) {
             o.copy_from_slice(c);
         }
+    }
+}
+
+/// The per-level maps the kernels need, built from a hole map, for benches and tests.
+#[derive(Debug, Default)]
+pub struct Maps {
+    /// See [`Field::valid`].
+    pub valid: Vec<u8>,
+    /// See [`Field::target`].
+    pub target: Vec<u8>,
+    /// See [`Field::spans`].
+    pub spans: Vec<(u32, u32)>,
+}
+
+impl Maps {
+    /// Builds the maps for patch radius `radius` from `hole` (nonzero = hole).
+    #[must_use]
+    pub fn new(hole: &[u8], width: usize, height: usize, radius: usize) -> Self {
+        let mut sums = crate::maps::HoleSums::default();
+        sums.build(hole, width, height);
+        let mut maps = Self::default();
+        sums.valid_sources(radius, &mut maps.valid);
+        sums.targets(radius, &mut maps.target, &mut maps.spans);
+        maps
     }
 }

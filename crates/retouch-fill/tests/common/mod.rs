@@ -12,6 +12,8 @@ pub(crate) enum MaskKind {
     Scratch,
     /// Thick brush strokes, about 15%.
     Brush,
+    /// Transparent margins: left 15% and bottom 12% (canvas extension).
+    Outpaint,
 }
 
 impl MaskKind {
@@ -21,6 +23,7 @@ impl MaskKind {
             "blob" => Some(Self::Blob),
             "scratch" => Some(Self::Scratch),
             "brush" => Some(Self::Brush),
+            "outpaint" => Some(Self::Outpaint),
             _ => None,
         }
     }
@@ -72,6 +75,7 @@ pub(crate) fn mask(kind: MaskKind, w: u32, h: u32) -> Vec<u8> {
                         base * (1.0 + 0.18 * (3.0 * ang).sin() + 0.08 * (5.0 * ang + 1.0).cos());
                     (dx * dx + dy * dy).sqrt() < rad
                 }
+                MaskKind::Outpaint => px < wf * 0.15 || py > hf * 0.88,
                 MaskKind::Scratch => strokes_scratch.iter().any(|&(a, b)| {
                     seg_dist(px, py, (a.0 * wf, a.1 * hf), (b.0 * wf, b.1 * hf)) < 1.5
                 }),

@@ -8,6 +8,9 @@ import { Gallery } from './gallery.js';
 const $ = (id) => document.getElementById(id);
 const isMac = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
 const PARTIAL_IMAGES = 3;
+// The API requires a prompt, but the local engine does not read it; an empty prompt box is
+// fine there and this is what gets sent instead.
+const LOCAL_PROMPT = 'Fill the masked area from the rest of the image.';
 
 const ui = {
   stage: $('stage'), view: $('view'), cursor: $('brush-cursor'), fileInput: $('file-input'),
@@ -173,6 +176,9 @@ function syncModel() {
   parts.push(model.stream ? 'Streams previews.' : 'No previews; the result arrives at once.');
   ui.modelNote.textContent = parts.join(' ');
   ui.format.disabled = !model.outputFormat;
+  ui.prompt.placeholder = model.local
+    ? 'Optional with the local engine, e.g. “remove the ball”'
+    : 'Describe the edit, e.g. “replace the sky with a sunset”';
 }
 
 function renderModels() {
@@ -314,6 +320,12 @@ async function submit() {
     showError(err.message, 'Check the size');
     return;
   }
+  const prompt = ui.prompt.value.trim() ? ui.prompt.value : model.local ? LOCAL_PROMPT : '';
+  if (!prompt) {
+    showError('Describe the edit you want in the prompt.', 'Prompt needed');
+    ui.prompt.focus();
+    return;
+  }
   if (editor.isMaskEmpty() && !editor.hasAlpha && model.local) {
     showError('Paint over the part of the picture to replace first: the local engine fills only the masked area.', 'Nothing to edit');
     return;
@@ -340,7 +352,7 @@ async function submit() {
     let anchor = pending.card;
     if (model.stream) progress.step('Waiting for the first preview…', 0);
     await editImage(
-      { image, mask, prompt: ui.prompt.value, model, n, size, outputFormat: ui.format.value },
+      { image, mask, prompt, model, n, size, outputFormat: ui.format.value },
       {
         signal: controller.signal,
         partialImages: PARTIAL_IMAGES,

@@ -92,14 +92,16 @@ fn ssd_rows<const N: usize>(
         let (Ok(a), Ok(b)) = (<&[u8; N]>::try_from(a), <&[u8; N]>::try_from(b)) else {
             return u32::MAX;
         };
-        let row: u32 = a
+        // i16 differences squared into i32 lanes: the shape of a multiply-add instruction.
+        let row: i32 = a
             .iter()
             .zip(b)
             .map(|(&x, &y)| {
-                let d = i32::from(x) - i32::from(y);
-                (d * d) as u32
+                let d = i32::from(i16::from(x) - i16::from(y));
+                d * d
             })
             .sum();
+        let row = row as u32;
         acc = acc.saturating_add(row);
         if acc > bound {
             return acc;
@@ -408,18 +410,21 @@ pub fn vote(f: &Field<'_>, nnf: &[u32], weight: &[u16], holes: &[u32], out: &mut
         let (qx, qy) = (q % w, q / w);
         let mut acc = [0u32; 4];
         let mut total = 0u32;
+        let (x0, x1) = (qx.saturating_sub(r), (qx + r + 1).min(w));
         for py in qy.saturating_sub(r)..(qy + r + 1).min(h) {
             let row = py * w;
-            for px in qx.saturating_sub(r)..(qx + r + 1).min(w) {
-                let p = row + px;
-                let (Some(&s), Some(&wt)) = (nnf.get(p), weight.get(p)) else {
-                    continue;
-                };
+            let (Some(srcs), Some(wts)) =
+                (nnf.get(row + x0..row + x1), weight.get(row + x0..row + x1))
+            else {
+                continue;
+            };
+            // The source pixel sits at the same offset from s as q does from p, i.e. at
+            // s + (q - p); the offset is the same for every p with the same px.
+            for (px, (&s, &wt)) in (x0..x1).zip(srcs.iter().zip(wts)) {
                 if s == NONE || wt == 0 {
                     continue;
                 }
-                // The source pixel sits at the same offset from s as q does from p.
-                let src = (s as usize + q).wrapping_sub(p);
+                let src = (s as usize + q).wrapping_sub(row + px);
                 let Some(c) = f
                     .img
                     .get(src.wrapping_mul(4)..src.wrapping_mul(4).wrapping_add(4))

@@ -345,8 +345,10 @@ pub fn distances_band(f: &Field<'_>, y0: usize, nnf: &[u32], dist: &mut [u32]) {
 
 /// Vote weights in `1..=256` from the per-pixel patch distances: about
 /// `1 + 255 · exp(-d / (2 σ²))` with `d` the mean squared difference per pixel and `σ²` the
-/// 75th percentile of `d` over the target (Wexler et al. 2007), so good matches dominate and
-/// poor ones still count a little. The exponential is evaluated in integer arithmetic
+/// 25th percentile of `d` over the target, so good matches dominate and poor ones still
+/// count a little. Wexler et al. (2007) use the 75th percentile; the lower quartile keeps
+/// visibly more texture (less averaging of disagreeing patches) at equal PSNR on the
+/// scikit-image photos. The exponential is evaluated in integer arithmetic
 /// (`2^-t` by shift plus linear interpolation), so weights are bit-identical everywhere.
 /// `sample` is scratch.
 pub fn weights(f: &Field<'_>, dist: &[u32], weight: &mut Vec<u16>, sample: &mut Vec<u32>) {
@@ -370,7 +372,7 @@ pub fn weights(f: &Field<'_>, dist: &[u32], weight: &mut Vec<u16>, sample: &mut 
             .step_by(stride)
             .filter_map(|(i, _)| per_pixel(i)),
     );
-    let k = sample.len() * 3 / 4;
+    let k = sample.len() / 4;
     let sigma2 = match sample.get(k) {
         Some(_) => *sample.select_nth_unstable(k).1,
         None => 1,

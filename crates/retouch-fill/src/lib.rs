@@ -22,8 +22,8 @@
 //!    patches lying wholly in the known region, precomputed per level; distances are integer
 //!    sums of squared RGBA differences with early termination.
 //! 4. **Voting.** Each hole pixel becomes the average of the pixels that all patches covering
-//!    it would put there, weighted by `exp(-d / 2σ²)` of the match distance, σ² the 75th
-//!    percentile of distances. Search + vote is one EM step; coarse levels get
+//!    it would put there, weighted by `exp(-d / 2σ²)` of the match distance, σ² the lower
+//!    quartile of distances (sharper than Wexler's 75th percentile). Search + vote is one EM step; coarse levels get
 //!    [`FillOptions::em_iterations`] steps, falling linearly to
 //!    [`FillOptions::fine_em_iterations`] at full resolution.
 //! 5. **Upsampling.** The field of matches is scaled to the next level and voted once before

@@ -490,7 +490,12 @@ impl ApiError {
 
     /// The body a client receives. An internal 5xx always carries the generic message.
     pub fn body(&self) -> ErrorBody {
-        let message = if self.status >= 500 && self.source == ErrorSource::Internal {
+        // Our own 503s (draining, overloaded) carry a message written for the client; other
+        // internal 5xx messages may describe internals and are replaced.
+        let hide = self.status >= 500
+            && self.source == ErrorSource::Internal
+            && self.kind != ErrorKind::Unavailable;
+        let message = if hide {
             INTERNAL_ERROR_MESSAGE.to_owned()
         } else {
             self.message.clone()
@@ -542,6 +547,14 @@ pub(crate) fn quoted_list(items: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unavailable_keeps_its_message_but_internal_errors_do_not() {
+        let e = ApiError::unavailable("The server is shutting down.", None);
+        assert_eq!(e.body().error.message, "The server is shutting down.");
+        let e = ApiError::new(500, ErrorKind::Server, "db password wrong at /etc/x");
+        assert_eq!(e.body().error.message, INTERNAL_ERROR_MESSAGE);
+    }
 
     #[test]
     fn body_has_all_four_keys_even_when_null() {

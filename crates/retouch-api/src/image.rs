@@ -501,38 +501,56 @@ fn probe_png(bytes: &[u8]) -> Result<ImageInfo, ImageError> {
         },
     );
     decoder.set_ignore_text_chunk(true);
-    let reader = decoder
-        .read_info()
-        .map_err(|e| ImageError::Corrupt(e.to_string()))?;
-    let info = reader.info();
-    let trns = info.trns.is_some();
-    let color = match info.color_type {
-        png::ColorType::Grayscale => ColorModel::L,
-        png::ColorType::GrayscaleAlpha => ColorModel::La,
-        png::ColorType::Rgb => ColorModel::Rgb,
-        png::ColorType::Rgba => ColorModel::Rgba,
-        png::ColorType::Indexed => ColorModel::Palette { trns },
-    };
-    let has_alpha = trns
-        || matches!(
-            info.color_type,
+    let corrupt = |e: png::DecodingError| ImageError::Corrupt(e.to_string());
+    let header = decoder.read_header_info().map_err(corrupt)?;
+    let (width, height, color_type, bit_depth) = (
+        header.width,
+        header.height,
+        header.color_type,
+        header.bit_depth as u8,
+    );
+    let mut info = ImageInfo {
+        format: ImageFormat::Png,
+        width,
+        height,
+        has_alpha: matches!(
+            color_type,
             png::ColorType::GrayscaleAlpha | png::ColorType::Rgba
-        );
-    let orientation = info
+        ),
+        color: match color_type {
+            png::ColorType::Grayscale => ColorModel::L,
+            png::ColorType::GrayscaleAlpha => ColorModel::La,
+            png::ColorType::Rgb => ColorModel::Rgb,
+            png::ColorType::Rgba => ColorModel::Rgba,
+            png::ColorType::Indexed => ColorModel::Palette { trns: false },
+        },
+        bit_depth,
+        orientation: Orientation::Normal,
+        animated: false,
+    };
+    // The chunks before IDAT (tRNS, acTL, eXIf) need the reader, which sizes a row buffer from
+    // the width; an absurd width exceeds the limit, and the header alone is then enough to refuse
+    // the image by its pixel count.
+    let reader = match decoder.read_info() {
+        Ok(reader) => reader,
+        Err(png::DecodingError::LimitsExceeded) => return Ok(info),
+        Err(e) => return Err(corrupt(e)),
+    };
+    let full = reader.info();
+    let trns = full.trns.is_some();
+    if trns {
+        info.has_alpha = true;
+        if let ColorModel::Palette { .. } = info.color {
+            info.color = ColorModel::Palette { trns };
+        }
+    }
+    info.animated = full.animation_control.is_some();
+    info.orientation = full
         .exif_metadata
         .as_deref()
         .and_then(ImageOrientation::from_exif_chunk)
         .map_or(Orientation::Normal, Orientation::from_image);
-    Ok(ImageInfo {
-        format: ImageFormat::Png,
-        width: info.width,
-        height: info.height,
-        has_alpha,
-        color,
-        bit_depth: info.bit_depth as u8,
-        orientation,
-        animated: info.animation_control.is_some(),
-    })
+    Ok(info)
 }
 
 /// Decodes to RGBA8 with EXIF orientation applied, refusing oversized images before allocating.

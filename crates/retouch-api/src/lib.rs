@@ -18,6 +18,9 @@ pub mod request;
 pub mod rules;
 pub mod wire;
 
+#[cfg(test)]
+mod testutil;
+
 pub use error::{ApiError, ApiErrorData, ErrorBody, ErrorKind, ErrorObject, ErrorSource};
 pub use form::{EditForm, FormPart};
 pub use image::{

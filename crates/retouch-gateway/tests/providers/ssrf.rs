@@ -127,3 +127,31 @@ async fn loopback_can_be_disallowed_and_nets_allowed() {
         .await
         .expect("allow-listed");
 }
+
+#[tokio::test]
+async fn a_redirect_to_the_metadata_address_is_not_followed() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buffer = [0u8; 4096];
+            let _ = socket.read(&mut buffer).await;
+            let reply = "HTTP/1.1 302 Found\r\nlocation: http://169.254.169.254/latest/meta-data\r\n\
+                         content-length: 0\r\nconnection: close\r\n\r\n";
+            let _ = socket.write_all(reply.as_bytes()).await;
+        }
+    });
+    let error = client()
+        .download("openai", &format!("http://127.0.0.1:{port}/result.png"))
+        .await
+        .expect_err("redirect refused");
+    assert_eq!(error.status, 400, "{error:?}");
+    assert!(
+        error.message.contains("169.254.169.254"),
+        "{}",
+        error.message
+    );
+}

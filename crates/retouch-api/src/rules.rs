@@ -446,10 +446,9 @@ fn validate_dalle2(req: &EditRequest) -> Result<ValidatedEdit, ApiError> {
     check_prompt(req, DALLE2_MAX_PROMPT_CHARS)?;
     let size = match req.size {
         None => (1024, 1024),
-        Some(s @ SizeParam::Exact { width, height })
+        Some(SizeParam::Exact { width, height })
             if width == height && matches!(width, 256 | 512 | 1024) =>
         {
-            let _ = s;
             (width, height)
         }
         Some(s @ (SizeParam::Auto | SizeParam::Exact { .. })) => {

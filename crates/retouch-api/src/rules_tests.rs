@@ -1,7 +1,7 @@
 //! Tests for per-model validation: each rule asserts status, type, param, code and message.
 
 use super::*;
-use crate::form::{EditForm, FormPart};
+use crate::form::FormPart;
 use crate::request::JsonLimits;
 use crate::testutil::{
     form_with, gif, jpeg, jpeg_with_orientation, mask_part, png_l, png_la, png_raw, png_rgb,
@@ -238,12 +238,10 @@ fn dalle2_mask_rules() {
 #[test]
 fn dalle2_parameter_rules() {
     let long = "x".repeat(1001);
-    let e = dalle(png_rgba(4, 4), &[])
-        .and_then(|_| {
-            ModelRules::DallE2.validate(&EditRequest {
-                prompt: long.clone(),
-                ..req(png_rgba(4, 4), &[])
-            })
+    let e = ModelRules::DallE2
+        .validate(&EditRequest {
+            prompt: long,
+            ..req(png_rgba(4, 4), &[])
         })
         .unwrap_err();
     check(
@@ -803,5 +801,4 @@ fn image_errors_map_per_model() {
     );
     let e = ImageError::Encode("boom".into()).into_api("image", 1, &ModelRules::DallE2);
     assert_eq!(e.status, 500);
-    let _ = EditForm::new();
 }

@@ -9,13 +9,16 @@
 //! content-aware fill engine ([`local::LocalEngine`]), which runs on its own bounded pool of
 //! threads so that CPU work never blocks the async runtime.
 
+pub mod config;
 mod http;
 pub mod local;
 pub mod mask;
 mod output;
 pub mod providers;
+pub mod routing;
 pub mod ssrf;
 
+pub use config::{ConfigError, GatewaySettings, RouteConfig};
 pub use http::{ClientBuildError, UpstreamClient, UpstreamConfig};
 pub use local::{LocalEngine, LocalEngineConfig};
 pub use output::{EditCall, EditEvent, EditOutput, EncodedImage, ProviderKind};
@@ -23,7 +26,10 @@ pub use providers::{
     AzureApi, AzureSettings, Provider, ProviderImage, ProviderImages, ProviderOutput,
     ProviderStream, ProviderTarget, Secret,
 };
+pub use routing::{RouteFailure, RouteReport, RouteRequest, Routed, RoutedOutput};
 pub use ssrf::{SsrfError, SsrfPolicy};
+
+use std::sync::Arc;
 
 use retouch_api::ApiError;
 use tokio::sync::mpsc;
@@ -32,12 +38,51 @@ use tokio::sync::mpsc;
 #[derive(Debug, Clone)]
 pub struct Gateway {
     local: LocalEngine,
+    /// `None` only if the TLS backend failed at start-up; remote targets then answer 500.
+    client: Option<UpstreamClient>,
+    settings: Arc<GatewaySettings>,
 }
 
 impl Gateway {
-    /// A gateway whose only route is the local engine.
+    /// A gateway whose default route is the local engine, with no server-configured providers;
+    /// requests may still name providers through Portkey headers and configs.
     pub fn new(local: LocalEngine) -> Self {
-        Self { local }
+        let client = match UpstreamClient::new(UpstreamConfig::default()) {
+            Ok(client) => Some(client),
+            Err(error) => {
+                tracing::error!(%error, "cannot build the upstream HTTP client; remote providers are unavailable");
+                None
+            }
+        };
+        Self {
+            local,
+            client,
+            settings: Arc::new(GatewaySettings::default()),
+        }
+    }
+
+    /// A gateway with server-side settings (providers, aliases, named configs, default route)
+    /// and an upstream client built by the caller.
+    pub fn with_settings(
+        local: LocalEngine,
+        client: UpstreamClient,
+        settings: GatewaySettings,
+    ) -> Self {
+        Self {
+            local,
+            client: Some(client),
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// The server-side routing settings.
+    pub fn settings(&self) -> &GatewaySettings {
+        &self.settings
+    }
+
+    /// The shared upstream client (result downloads go through it too).
+    pub fn client(&self) -> Option<&UpstreamClient> {
+        self.client.as_ref()
     }
 
     /// The local engine, for callers that need its limits (e.g. validation rules).

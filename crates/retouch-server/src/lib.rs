@@ -10,6 +10,7 @@ mod extract;
 mod handlers;
 mod middleware;
 mod playground;
+mod portkey;
 mod render;
 mod routes;
 mod serve;

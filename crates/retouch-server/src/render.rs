@@ -1,5 +1,9 @@
 //! Turning a finished (or running) edit into OpenAI's response: the `ImagesResponse` JSON with
 //! `b64_json` or hosted `url`s, or the `text/event-stream` of partial and completed images.
+//!
+//! Provider results are normalised to what the caller asked for: URLs are downloaded (bounded,
+//! SSRF-guarded, through the gateway's upstream client) for `b64_json`; bytes are re-hosted in
+//! our store for `url`; an upstream SSE body is passed through chunk by chunk as it arrives.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -10,11 +14,15 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use futures_util::Stream;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt as _};
 use http::{HeaderMap, HeaderValue, header};
 use retouch_api::wire::{ImageData, ImagesResponse, Usage};
 use retouch_api::{ApiError, EditRequest, OutputFormat, ResponseFormat, ValidatedEdit};
-use retouch_gateway::{EditCall, EditEvent, EditOutput, EncodedImage, ProviderKind};
+use retouch_gateway::{
+    EditEvent, EditOutput, EncodedImage, ProviderImage, ProviderImages, ProviderKind,
+    ProviderOutput, ProviderStream, Routed, RoutedOutput,
+};
 use retouch_store::ImageExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::DropGuard;
@@ -107,20 +115,11 @@ pub(crate) async fn images_response(
         size: None,
         usage: None,
     };
-    if edit.gpt_style {
-        if let Some(first) = output.images.first() {
-            describe(&mut body, edit, first);
-            body.usage = Some(usage(request, edit, first, output.images.len()));
-        }
+    if let Some(first) = output.images.first().filter(|_| edit.gpt_style) {
+        describe(&mut body, edit, first);
+        body.usage = Some(usage(request, edit, first, output.images.len()));
     }
-    let mut response = Json(body).into_response();
-    provider_headers(
-        response.headers_mut(),
-        output.provider,
-        &output.model,
-        output.attempts,
-    );
-    Ok(response)
+    Ok(Json(body).into_response())
 }
 
 /// Fills in the resolved `size`, `quality`, `background` and `output_format` (never `auto`).
@@ -156,32 +155,16 @@ fn background(image: &EncodedImage) -> &'static str {
     }
 }
 
-fn provider_headers(headers: &mut HeaderMap, provider: ProviderKind, model: &str, attempts: u32) {
-    headers.insert(
-        "x-portkey-provider",
-        HeaderValue::from_static(provider.as_str()),
-    );
-    headers.insert(
-        "x-portkey-retry-attempt-count",
-        HeaderValue::from(attempts.saturating_sub(1)),
-    );
-    if let Ok(model) = HeaderValue::from_str(model) {
-        headers.insert("x-retouch-model", model);
-    }
-}
-
 /// Starts a streamed edit. Errors found before the first event (undecodable image, mask of the
 /// wrong size, a full queue) are answered as ordinary JSON errors with their status; after that
 /// the stream carries them as `error` events.
-pub(crate) async fn stream(
+async fn stream(
     state: &AppState,
-    call: EditCall,
+    mut events: mpsc::Receiver<Result<EditEvent, ApiError>>,
+    edit: ValidatedEdit,
+    request: Arc<EditRequest>,
     guard: DropGuard,
 ) -> Result<Response, ApiError> {
-    let edit = call.edit.clone();
-    let model = call.model.clone();
-    let request = Arc::clone(&call.request);
-    let mut events = state.gateway().edit_streaming(call)?;
     let first = tokio::select! {
         first = events.recv() => first,
         () = state.shutdown().expired() => return Err(crate::handlers::images::shutting_down()),
@@ -197,7 +180,6 @@ pub(crate) async fn stream(
     };
     let body = sse_events(first, events, edit, request, guard, state.clone());
     let mut response = Sse::new(body).into_response();
-    provider_headers(response.headers_mut(), ProviderKind::Local, &model, 1);
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -289,4 +271,150 @@ fn error_frame(error: &ApiError) -> Event {
     let body = error.body();
     let payload = serde_json::json!({ "type": "error", "error": body.error });
     Event::default().event("error").data(payload.to_string())
+}
+
+/// Renders whatever the routed target produced.
+pub(crate) async fn routed(
+    state: &AppState,
+    routed: Routed,
+    links: &LinkBase,
+    guard: DropGuard,
+) -> Result<Response, ApiError> {
+    let Routed {
+        output,
+        report,
+        request,
+        edit,
+    } = routed;
+    match output {
+        RoutedOutput::Local(output) => {
+            drop(guard);
+            images_response(state, &request, &edit, output, links).await
+        }
+        RoutedOutput::LocalStream(events) => stream(state, events, edit, request, guard).await,
+        RoutedOutput::Remote(ProviderOutput::Stream(upstream)) => Ok(passthrough(upstream, guard)),
+        RoutedOutput::Remote(ProviderOutput::Images(images)) => {
+            drop(guard);
+            remote_images(state, &edit, images, report.provider, links).await
+        }
+    }
+}
+
+/// The upstream's own `text/event-stream`, forwarded chunk by chunk with no buffering. A
+/// transport error mid-stream becomes a final SSE `error` event.
+fn passthrough(upstream: ProviderStream, guard: DropGuard) -> Response {
+    let ProviderStream {
+        content_type, body, ..
+    } = upstream;
+    let chunks = body.map(move |chunk| {
+        // The guard lives as long as the stream: a client that goes away cancels upstream.
+        let _alive = &guard;
+        Ok::<Bytes, Infallible>(match chunk {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                let payload = serde_json::json!({ "type": "error", "error": error.body().error });
+                Bytes::from(format!("event: error\ndata: {payload}\n\n"))
+            }
+        })
+    });
+    let mut response = Response::new(axum::body::Body::from_stream(chunks));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&content_type)
+            .unwrap_or_else(|_| HeaderValue::from_static("text/event-stream")),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn ext_for(mime: Option<&str>, bytes: &[u8]) -> ImageExt {
+    let sniffed = retouch_api::sniff(bytes)
+        .and_then(|f| f.supported())
+        .map(|f| f.mime());
+    match mime.or(sniffed) {
+        Some("image/jpeg") => ImageExt::Jpeg,
+        Some("image/webp") => ImageExt::Webp,
+        Some(_) | None => ImageExt::Png,
+    }
+}
+
+/// A provider's images in the shape the caller asked for.
+async fn remote_images(
+    state: &AppState,
+    edit: &ValidatedEdit,
+    images: ProviderImages,
+    provider: ProviderKind,
+    links: &LinkBase,
+) -> Result<Response, ApiError> {
+    let client = state
+        .gateway()
+        .client()
+        .ok_or_else(|| ApiError::internal("the upstream HTTP client is unavailable"))?;
+    let slug = provider.as_str();
+    if edit.stream {
+        // A provider without streaming: the caller still gets the events it asked for, one
+        // completed image each.
+        let mut frames = Vec::with_capacity(images.images.len());
+        for image in &images.images {
+            let bytes = client.image_bytes(slug, image).await?;
+            let payload = serde_json::json!({
+                "type": "image_edit.completed",
+                "b64_json": BASE64.encode(&bytes),
+                "created_at": unix_now(),
+                "size": images.size.clone().unwrap_or_else(|| "auto".to_owned()),
+                "quality": images.quality.clone().unwrap_or_else(|| edit.quality.as_str().to_owned()),
+                "background": images.background.clone().unwrap_or_else(|| "opaque".to_owned()),
+                "output_format": images.output_format.clone().unwrap_or_else(|| edit.output_format.as_str().to_owned()),
+            });
+            frames.push(Ok::<Event, Infallible>(
+                Event::default()
+                    .event("image_edit.completed")
+                    .data(payload.to_string()),
+            ));
+        }
+        let mut response = Sse::new(futures_util::stream::iter(frames)).into_response();
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        return Ok(response);
+    }
+    let mut data = Vec::with_capacity(images.images.len());
+    for image in &images.images {
+        let item = match (edit.response_format, image) {
+            (ResponseFormat::B64Json, image) => ImageData {
+                b64_json: Some(BASE64.encode(client.image_bytes(slug, image).await?)),
+                ..ImageData::default()
+            },
+            (ResponseFormat::Url, ProviderImage::Url(url)) => ImageData {
+                url: Some(url.clone()),
+                ..ImageData::default()
+            },
+            (ResponseFormat::Url, ProviderImage::Bytes { data, mime }) => {
+                let key = state
+                    .store()
+                    .put(data.clone(), ext_for(mime.as_deref(), data))
+                    .await
+                    .map_err(|e| ApiError::internal(format!("storing a result image: {e}")))?;
+                let path = state.store().signed_path(&key, SystemTime::now());
+                ImageData {
+                    url: Some(format!("{}{path}", links.0)),
+                    ..ImageData::default()
+                }
+            }
+        };
+        data.push(item);
+    }
+    let body = ImagesResponse {
+        created: images.created.unwrap_or_else(unix_now),
+        data,
+        background: images.background,
+        output_format: images.output_format,
+        quality: images.quality,
+        size: images.size,
+        usage: images
+            .usage
+            .and_then(|u| serde_json::from_value::<Usage>(u).ok()),
+    };
+    Ok(Json(body).into_response())
 }

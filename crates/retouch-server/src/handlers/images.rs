@@ -1,52 +1,66 @@
-//! `POST /v1/images/edits`.
+//! `POST /v1/images/edits`: extract the body, read the Portkey headers, route, render.
 
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use http::HeaderMap;
 use retouch_api::ApiError;
-use retouch_api::rules::ModelRules;
-use retouch_gateway::EditCall;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ErrorResponse;
 use crate::extract::EditBody;
+use crate::portkey;
 use crate::render::{self, LinkBase};
 use crate::state::AppState;
-
-/// The model name the local engine reports.
-const LOCAL_MODEL: &str = "retouch-fill";
 
 pub(crate) async fn edit(
     State(state): State<AppState>,
     headers: HeaderMap,
     EditBody(request): EditBody,
-) -> Result<Response, ErrorResponse> {
-    let rules = ModelRules::RetouchFill {
-        max_pixels: state.gateway().local().config().max_pixels,
-    };
-    let edit = rules.validate(&request)?;
+) -> Response {
     let cancel = CancellationToken::new();
-    let request = Arc::new(request);
-    let call = EditCall {
-        request: Arc::clone(&request),
-        edit: edit.clone(),
-        model: LOCAL_MODEL.to_owned(),
-        cancel: cancel.clone(),
-    };
+    let routing =
+        match portkey::routing(state.gateway(), &headers, Arc::new(request), cancel.clone()) {
+            Ok(routing) => routing,
+            Err(error) => {
+                let mut response = ErrorResponse(error).into_response();
+                portkey::response_headers(
+                    response.headers_mut(),
+                    None,
+                    &portkey::trace_id(&headers),
+                );
+                return response;
+            }
+        };
+    let trace_id = routing.trace_id;
     let links = LinkBase::from_request(&state, &headers);
     // Whatever ends this request early (client gone, handler dropped) stops the work too.
     let guard = cancel.drop_guard();
-    if edit.stream {
-        return Ok(render::stream(&state, call, guard).await?);
-    }
-    let output = tokio::select! {
-        output = state.gateway().edit(call) => output?,
-        () = state.shutdown().expired() => return Err(shutting_down().into()),
+    let routed = tokio::select! {
+        routed = state.gateway().route(routing.route) => routed,
+        () = state.shutdown().expired() => {
+            let mut response = ErrorResponse(shutting_down()).into_response();
+            portkey::response_headers(response.headers_mut(), None, &trace_id);
+            return response;
+        }
     };
-    drop(guard);
-    Ok(render::images_response(&state, &request, &edit, output, &links).await?)
+    let (result, report) = match routed {
+        Ok(routed) => {
+            let report = routed.report.clone();
+            (
+                render::routed(&state, routed, &links, guard).await,
+                Some(report),
+            )
+        }
+        Err(failure) => (Err(failure.error), failure.report),
+    };
+    let mut response = match result {
+        Ok(response) => response,
+        Err(error) => ErrorResponse(error).into_response(),
+    };
+    portkey::response_headers(response.headers_mut(), report.as_ref(), &trace_id);
+    response
 }
 
 /// The answer for requests still running when the shutdown drain ends.

@@ -5,4 +5,5 @@ mod edits;
 mod links;
 mod malformed;
 mod pressure;
+mod routing;
 mod streaming;

@@ -1,5 +1,5 @@
-//! [`StoreError`]: every failure of the store crate, with the path or key it concerns and
-//! never a secret.
+//! [`StoreError`]: every failure of the store crate (images and state), with the path, key or
+//! id it concerns and never a secret.
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +33,22 @@ pub enum StoreError {
     /// The object store backend (disk, S3, memory) failed.
     #[error("object store: {0}")]
     Backend(#[source] object_store::Error),
+    /// The state database failed (unreachable, query error). sqlx errors name no bound values,
+    /// so no secret reaches this message.
+    #[error("database: {0}")]
+    Database(#[source] sqlx::Error),
+    /// Bringing the database schema up to date failed.
+    #[error("database migration: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    /// Input the store refuses (bad id, name, config body); the message says what to fix.
+    #[error("{0}")]
+    Invalid(String),
+    /// A record with that id already exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// Encryption or decryption of a stored secret failed (wrong master key, tampered row).
+    #[error("{0}")]
+    Crypto(String),
 }
 
 impl StoreError {

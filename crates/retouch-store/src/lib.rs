@@ -2,15 +2,25 @@
 //!
 //! - [`images`]: result images in an object store (local disk by default, any S3-compatible
 //!   service at scale) behind signed expiring links.
+//! - [`state`]: gateway keys (hashed), virtual keys (encrypted), saved configs and usage records
+//!   in SQLite (default) or PostgreSQL (shared by replicas).
 //!
 //! The crate is a library for the server: no HTTP types, no global state, no background tasks
 //! of its own (the server drives sweeps).
 
 mod error;
 pub mod images;
+mod secret;
+pub mod state;
 
 pub use error::StoreError;
 pub use images::{
     DEFAULT_LINK_TTL, DEFAULT_SWEEP_GRACE, ImageExt, ImageKey, ImageStore, InvalidKey, LinkError,
     LinkSigner, StoreLocation, StoredImage, UnknownExt,
 };
+pub use secret::SecretString;
+pub use state::StateStore;
+pub use state::configs::SavedConfig;
+pub use state::keys::{GATEWAY_KEY_PREFIX, GatewayKey, looks_like_gateway_key};
+pub use state::usage::{UsageQuery, UsageRecord};
+pub use state::vault::{MasterKey, VirtualKey};

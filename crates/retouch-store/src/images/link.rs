@@ -8,12 +8,10 @@
 //! directly (e.g. `RETOUCH_LINK_SECRET`) so that replicas share it.
 
 use std::fmt;
-use std::io::Write as _;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
-use rand::RngCore;
 use sha2::Sha256;
 
 use super::key::{ImageKey, MAX_KEY_LEN};
@@ -23,8 +21,6 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Shortest secret accepted: 32 bytes, HMAC-SHA256's full strength.
 pub const MIN_SECRET_LEN: usize = 32;
-/// Random bytes in a generated secret; written as 64 hex characters.
-const GENERATED_SECRET_BYTES: usize = 32;
 /// Hex length of an HMAC-SHA256 tag.
 const SIGNATURE_HEX_LEN: usize = 64;
 /// `u64::MAX` has 20 decimal digits; a longer `expires` is malformed without parsing.
@@ -100,9 +96,8 @@ impl LinkSigner {
     /// Reads the secret from `path`, creating it first if it does not exist.
     ///
     /// A new file holds 64 random hex characters and a newline, is created with mode 0600 and
-    /// appears atomically with its full contents (written to a temporary file in the same
-    /// directory, then hard-linked into place without overwriting). If another process creates it
-    /// first, its secret wins and is read back, so concurrent starts agree. The file's trimmed
+    /// appears atomically with its full contents; if another process creates it first, its
+    /// secret wins and is read back, so concurrent starts agree. The file's trimmed
     /// text is the secret, byte for byte, so the same text in `RETOUCH_LINK_SECRET` gives
     /// [`from_secret`](Self::from_secret) the same signer.
     ///
@@ -110,41 +105,8 @@ impl LinkSigner {
     /// [`StoreError::Io`] when the file or its directory cannot be read or written,
     /// [`StoreError::Secret`] when an existing file holds too short a secret.
     pub fn load_or_create(path: &Path) -> Result<Self, StoreError> {
-        match std::fs::read(path) {
-            Ok(contents) => return Self::from_file_contents(path, &contents),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(StoreError::io(path, e)),
-        }
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or_else(|| Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
-
-        let mut secret = [0_u8; GENERATED_SECRET_BYTES];
-        rand::rng().fill_bytes(&mut secret);
-        let text = format!("{}\n", hex::encode(secret));
-
-        // tempfile creates with 0600 on unix; persist_noclobber hard-links, so the target
-        // never exists half-written and an existing one is never replaced.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".link-secret")
-            .tempfile_in(dir)
-            .map_err(|e| StoreError::io(dir, e))?;
-        tmp.write_all(text.as_bytes())
-            .and_then(|()| tmp.as_file().sync_all())
-            .map_err(|e| StoreError::io(tmp.path(), e))?;
-        match tmp.persist_noclobber(path) {
-            Ok(_) => {
-                tracing::info!(path = %path.display(), "created a new image link secret");
-                Self::from_file_contents(path, text.as_bytes())
-            }
-            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
-                let contents = std::fs::read(path).map_err(|e| StoreError::io(path, e))?;
-                Self::from_file_contents(path, &contents)
-            }
-            Err(e) => Err(StoreError::io(path, e.error)),
-        }
+        let contents = crate::secret::load_or_create(path, "image link secret")?;
+        Self::from_file_contents(path, &contents)
     }
 
     fn from_file_contents(path: &Path, contents: &[u8]) -> Result<Self, StoreError> {

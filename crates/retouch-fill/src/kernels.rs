@@ -451,6 +451,49 @@ pub fn vote(f: &Field<'_>, nnf: &[u32], weight: &[u16], holes: &[u32], out: &mut
     }
 }
 
+/// Best-patch reconstruction: each hole pixel `q` in `holes` takes the colour that the
+/// single best-matching target patch covering it (lowest distance per pixel) puts at `q`,
+/// instead of an average. Averaging overlapping patches that disagree by even a pixel of
+/// shift low-passes texture; the final pass of Newson et al. (2017) replaces it with this
+/// winner-takes-all step, which restores the source's full sharpness once the field has
+/// converged. Ties go to the first patch in row-major order, so the result is deterministic.
+pub fn vote_best(f: &Field<'_>, nnf: &[u32], dist: &[u32], holes: &[u32], out: &mut [[u8; 4]]) {
+    let w = f.width;
+    let h = f.height;
+    let r = f.radius;
+    for (&q, o) in holes.iter().zip(out.iter_mut()) {
+        let q = q as usize;
+        let (qx, qy) = (q % w, q / w);
+        // (distance per pixel scaled by 2^8 for precision, source pixel index)
+        let mut best: Option<(u64, usize)> = None;
+        let (x0, x1) = (qx.saturating_sub(r), (qx + r + 1).min(w));
+        for py in qy.saturating_sub(r)..(qy + r + 1).min(h) {
+            let row = py * w;
+            let (Some(srcs), Some(ds)) =
+                (nnf.get(row + x0..row + x1), dist.get(row + x0..row + x1))
+            else {
+                continue;
+            };
+            for (px, (&s, &d)) in (x0..x1).zip(srcs.iter().zip(ds)) {
+                if s == NONE || d == u32::MAX {
+                    continue;
+                }
+                let score = (u64::from(d) << 8) / u64::from(f.patch_pixels(px, py).max(1));
+                if best.is_none_or(|(b, _)| score < b) {
+                    best = Some((score, (s as usize + q).wrapping_sub(row + px)));
+                }
+            }
+        }
+        let src = best.map_or(q, |(_, src)| src);
+        if let Some(c) = f
+            .img
+            .get(src.wrapping_mul(4)..src.wrapping_mul(4).wrapping_add(4))
+        {
+            o.copy_from_slice(c);
+        }
+    }
+}
+
 /// The per-level maps the kernels need, built from a hole map, for benches and tests.
 #[derive(Debug, Default)]
 pub struct Maps {

@@ -16,6 +16,7 @@ use http::{HeaderMap, header};
 use retouch_api::form::{EditForm, FormPart};
 use retouch_api::request::JsonLimits;
 use retouch_api::{ApiError, EditRequest};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::time::Instant;
 
 use crate::error::ErrorResponse;
@@ -92,7 +93,7 @@ fn too_large(what: &str, limit: u64) -> ApiError {
 
 fn human_bytes(bytes: u64) -> String {
     const MIB: u64 = 1024 * 1024;
-    if bytes >= MIB && bytes % MIB == 0 {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{} MB", bytes / MIB)
     } else if bytes >= 1024 {
         format!("{} KB", bytes / 1024)
@@ -250,6 +251,11 @@ async fn read_form(
     Ok(EditForm { parts })
 }
 
+/// File parts stay in memory up to this size while they arrive; past it they continue into an
+/// unnamed temporary file, so an upload that turns out to be over the limit is refused without
+/// ever occupying memory. Accepted parts are read back whole (the decoder needs them).
+const SPILL_THRESHOLD: usize = 2 * 1024 * 1024;
+
 async fn read_field(
     mut field: multer::Field<'static>,
     limit: u64,
@@ -257,18 +263,55 @@ async fn read_field(
     limits: &Limits,
 ) -> Result<Bytes, ApiError> {
     let mut buf = BytesMut::new();
+    let mut spill: Option<tokio::fs::File> = None;
+    let mut total: u64 = 0;
     loop {
-        match field.chunk().await {
-            Ok(Some(chunk)) => {
-                if (buf.len() + chunk.len()) as u64 > limit {
-                    return Err(field_too_large(name, limit));
-                }
-                buf.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(buf.freeze()),
+        let chunk = match field.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
             Err(error) => return Err(multipart_error(error, limits, Some(name))),
+        };
+        total += chunk.len() as u64;
+        if total > limit {
+            return Err(field_too_large(name, limit));
+        }
+        match spill.as_mut() {
+            Some(file) => file.write_all(&chunk).await.map_err(spill_error)?,
+            None if buf.len() + chunk.len() > SPILL_THRESHOLD => {
+                let mut file = spill_file().await?;
+                file.write_all(&buf).await.map_err(spill_error)?;
+                file.write_all(&chunk).await.map_err(spill_error)?;
+                buf = BytesMut::new();
+                spill = Some(file);
+            }
+            None => buf.extend_from_slice(&chunk),
         }
     }
+    match spill {
+        None => Ok(buf.freeze()),
+        Some(mut file) => {
+            file.flush().await.map_err(spill_error)?;
+            file.seek(std::io::SeekFrom::Start(0))
+                .await
+                .map_err(spill_error)?;
+            let mut data = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+            file.read_to_end(&mut data).await.map_err(spill_error)?;
+            Ok(Bytes::from(data))
+        }
+    }
+}
+
+/// An unnamed temporary file: deleted by the OS when closed, never visible under a name.
+async fn spill_file() -> Result<tokio::fs::File, ApiError> {
+    let file = tokio::task::spawn_blocking(tempfile::tempfile)
+        .await
+        .map_err(|e| ApiError::internal(format!("creating an upload spill file: {e}")))?
+        .map_err(spill_error)?;
+    Ok(tokio::fs::File::from_std(file))
+}
+
+fn spill_error(error: std::io::Error) -> ApiError {
+    ApiError::internal(format!("upload spill file: {error}"))
 }
 
 fn field_too_large(name: &str, limit: u64) -> ApiError {

@@ -13,12 +13,16 @@ use tokio::net::TcpListener;
 
 use crate::shutdown::Shutdown;
 
+/// After the drain deadline, how long responses may take to finish writing.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Listener settings.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// Longest time a client may take to send the request line and headers. Default 10 s.
     pub header_timeout: Duration,
-    /// How long in-flight requests may run after shutdown begins. Default 25 s.
+    /// How long in-flight requests may run after shutdown begins. Default 20 s; responses then
+    /// get up to 5 s more to finish writing, so the process exits within 25 s.
     pub drain_timeout: Duration,
 }
 
@@ -26,7 +30,7 @@ impl Default for ServeOptions {
     fn default() -> Self {
         Self {
             header_timeout: Duration::from_secs(10),
-            drain_timeout: Duration::from_secs(25),
+            drain_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -85,12 +89,22 @@ pub async fn serve(
         drain_secs = options.drain_timeout.as_secs(),
         "shutting down: draining in-flight requests"
     );
-    let drained = tokio::time::timeout(options.drain_timeout, graceful.shutdown()).await;
-    if drained.is_err() {
-        // Requests still running now answer 503; give them a moment to flush it.
+    let drained = graceful.shutdown();
+    let mut drained = std::pin::pin!(drained);
+    if tokio::time::timeout(options.drain_timeout, &mut drained)
+        .await
+        .is_err()
+    {
+        // Requests still running now answer 503; responses already being written (and those
+        // 503s) get a bounded moment to reach their clients before the connections close.
         tracing::warn!("drain timed out; answering 503 to requests still running");
         shutdown.expire();
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        if tokio::time::timeout(FLUSH_TIMEOUT, &mut drained)
+            .await
+            .is_err()
+        {
+            tracing::warn!("closing connections that were still writing");
+        }
     }
     Ok(())
 }

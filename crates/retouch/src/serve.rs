@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use retouch_gateway::{Gateway, LocalEngine, LocalEngineConfig};
+use retouch_gateway::{Gateway, LocalEngine, LocalEngineConfig, UpstreamClient, UpstreamConfig};
 use retouch_server::{AppState, Limits, ServeOptions, Shutdown};
 use retouch_store::{ImageStore, LinkSigner, StoreLocation};
 use tokio::net::TcpListener;
@@ -90,7 +90,8 @@ fn init_tracing(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -102,6 +103,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
     };
+    let gateway_settings = file
+        .gateway_settings(|var| std::env::var(var).ok())
+        .context("in the gateway tables of the config file")?;
     let server = file.server;
     let host = args
         .host
@@ -157,9 +161,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(secs) = args.body_timeout.or(server.body_timeout) {
         limits.body_timeout = Duration::from_secs(secs);
     }
+    let upstream = UpstreamClient::new(UpstreamConfig::default())
+        .context("building the upstream HTTP client")?;
+    tracing::info!(
+        providers = gateway_settings.providers.len(),
+        configs = gateway_settings.configs.len(),
+        aliases = gateway_settings.models.len(),
+        default_route = ?gateway_settings.default_route,
+        "gateway routes loaded"
+    );
     let shutdown = Shutdown::new();
     let state = AppState::new(
-        Gateway::new(local),
+        Gateway::with_settings(local, upstream, gateway_settings),
         store.clone(),
         limits,
         shutdown.clone(),

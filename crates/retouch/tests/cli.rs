@@ -1,5 +1,7 @@
 //! The `retouch` binary as a user runs it: `retouch edit` on files in a temp directory.
 
+#![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
+
 use std::path::Path;
 use std::process::Command;
 

@@ -19,6 +19,10 @@ pub(crate) struct LinkQuery {
     signature: Option<String>,
 }
 
+#[expect(
+    clippy::wildcard_enum_match_arm,
+    reason = "StoreError is non-exhaustive"
+)]
 pub(crate) async fn get_image(
     State(state): State<AppState>,
     Path(file): Path<String>,

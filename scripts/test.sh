@@ -27,6 +27,76 @@ if [ -z "${SKIP_LINT:-}" ]; then
   cargo clippy --workspace --all-targets --locked -- -D warnings
 fi
 
+# Real engines on loopback for the store's backend tests: PostgreSQL and an S3-compatible
+# server (moto). Both are stopped on exit, whatever happens.
+SERVICES="$ROOT/target/test-services"
+mkdir -p "$SERVICES"
+cleanup() {
+  if [ -n "${PG_DATA:-}" ] && [ -f "$PG_DATA/postmaster.pid" ]; then
+    as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast stop >/dev/null 2>&1 || true
+  fi
+  if [ -n "${MOTO_PID:-}" ]; then kill "$MOTO_PID" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+
+as_postgres() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_postgres() {
+  PG_BIN=""
+  if command -v initdb >/dev/null 2>&1; then
+    PG_BIN=$(dirname "$(command -v initdb)")
+  else
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  fi
+  if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ]; then
+    step "installing PostgreSQL"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  fi
+  if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+    useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+  fi
+  PG_DIR="$SERVICES/pg"
+  rm -rf "$PG_DIR"; mkdir -p "$PG_DIR"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$PG_DIR"
+  PG_DATA="$PG_DIR/data"
+  PG_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  as_postgres "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust >/dev/null
+  as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DIR/pg.log" -w \
+    -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1" start >/dev/null
+  export RETOUCH_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+  echo "PostgreSQL on 127.0.0.1:$PG_PORT"
+}
+
+start_moto() {
+  local venv="$SERVICES/moto-venv"
+  if ! "$venv/bin/python" -c 'import moto.server' >/dev/null 2>&1; then
+    step "installing moto (S3-compatible test server)"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]'
+  fi
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$SERVICES/moto.log" 2>&1 &
+  MOTO_PID=$!
+  for _ in $(seq 1 100); do
+    if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" >/dev/null 2>&1; then break; fi
+    sleep 0.2
+  done
+  export RETOUCH_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+  export AWS_ACCESS_KEY_ID=retouch-test AWS_SECRET_ACCESS_KEY=retouch-test AWS_REGION=us-east-1
+  echo "moto S3 on 127.0.0.1:$port"
+}
+
+step "starting PostgreSQL and an S3 server on loopback"
+start_postgres
+start_moto
+
 step "cargo test"
 cargo test --workspace --locked
 

@@ -2,11 +2,18 @@
 //!
 //! Read in two phases: this raw, `deny_unknown_fields` shape first, so a typo is an error that
 //! names the key; values are then merged under the command-line flags in `serve`.
+//!
+//! The gateway tables — `[providers.<name>]`, `[models]`, `[configs.<id>]`, `[routes]` — become
+//! [`GatewaySettings`] in [`FileConfig::gateway_settings`], which reads secrets named by
+//! `api_key_env` from the environment and checks every cross-reference.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
+use retouch_gateway::config::{DefaultRoute, ModelAlias, ProviderEntry};
+use retouch_gateway::{AzureApi, AzureSettings, GatewaySettings, Provider, RouteConfig, Secret};
 use serde::Deserialize;
 
 /// The whole file.
@@ -17,6 +24,49 @@ pub(crate) struct FileConfig {
     pub(crate) server: ServerSection,
     #[serde(default)]
     pub(crate) engine: EngineSection,
+    #[serde(default)]
+    pub(crate) providers: BTreeMap<String, ProviderSection>,
+    #[serde(default)]
+    pub(crate) models: BTreeMap<String, ModelSection>,
+    /// Portkey config objects, usable by id in `x-portkey-config`.
+    #[serde(default)]
+    pub(crate) configs: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    pub(crate) routes: RoutesSection,
+}
+
+/// `[providers.<name>]`: a provider the server can route to, with its credential.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProviderSection {
+    /// The adapter: `openai`, `azure-openai`, `stability-ai`, `a1111`, `gemini`, `iopaint`,
+    /// `openai-compatible`.
+    pub(crate) kind: String,
+    pub(crate) base_url: Option<String>,
+    /// The key itself (prefer `api_key_env`, which keeps it out of the file).
+    pub(crate) api_key: Option<String>,
+    /// The environment variable holding the key.
+    pub(crate) api_key_env: Option<String>,
+    pub(crate) resource_name: Option<String>,
+    pub(crate) deployment_id: Option<String>,
+    pub(crate) api_version: Option<String>,
+}
+
+/// One `[models]` alias: `{ provider = "a1111", model = "…" }` or `{ config = "<id>" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ModelSection {
+    pub(crate) provider: Option<String>,
+    pub(crate) model: Option<String>,
+    pub(crate) config: Option<String>,
+}
+
+/// `[routes]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RoutesSection {
+    /// `local` (the default), a provider, or a config id.
+    pub(crate) default: Option<String>,
 }
 
 /// `[server]`
@@ -54,6 +104,100 @@ impl FileConfig {
     fn parse(text: &str) -> anyhow::Result<Self> {
         Ok(toml::from_str(text)?)
     }
+
+    /// The gateway tables as validated settings; `env` looks up `api_key_env` variables.
+    pub(crate) fn gateway_settings(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<GatewaySettings> {
+        let mut settings = GatewaySettings::default();
+        for (name, section) in &self.providers {
+            let entry = provider_entry(name, section, &env)?;
+            settings.providers.insert(name.clone(), entry);
+        }
+        for (id, value) in &self.configs {
+            let json = serde_json::to_value(value)
+                .with_context(|| format!("configs.{id}: not representable as JSON"))?;
+            let config = RouteConfig::from_value(json).map_err(|e| {
+                anyhow::anyhow!(
+                    "configs.{id}: {}",
+                    e.to_string()
+                        .replacen("config", "", 1)
+                        .trim_start_matches('.')
+                )
+            })?;
+            settings.configs.insert(id.clone(), config);
+        }
+        for (alias, section) in &self.models {
+            let target = match (&section.provider, &section.config, &section.model) {
+                (Some(provider), None, model) => ModelAlias::Target {
+                    provider: provider.clone(),
+                    model: model.clone(),
+                },
+                (None, Some(config), None) => ModelAlias::Config(config.clone()),
+                (Some(_), Some(_), _) | (None, Some(_), Some(_)) | (None, None, _) => {
+                    bail!("models.{alias}: give either provider (and optionally model) or config")
+                }
+            };
+            settings.models.insert(alias.clone(), target);
+        }
+        settings.default_route = match self.routes.default.as_deref() {
+            None | Some("local") => DefaultRoute::Local,
+            Some(id) if self.configs.contains_key(id) => DefaultRoute::Config(id.to_owned()),
+            Some(name) => DefaultRoute::Provider(name.to_owned()),
+        };
+        settings.check().map_err(anyhow::Error::msg)?;
+        Ok(settings)
+    }
+}
+
+fn provider_entry(
+    name: &str,
+    section: &ProviderSection,
+    env: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<ProviderEntry> {
+    let provider = Provider::from_slug(&section.kind).with_context(|| {
+        format!(
+            "providers.{name}.kind: '{}' is not a provider; use one of {}",
+            section.kind,
+            Provider::ALL.map(Provider::slug).join(", ")
+        )
+    })?;
+    let base_url = section
+        .base_url
+        .as_deref()
+        .map(url::Url::parse)
+        .transpose()
+        .with_context(|| format!("providers.{name}.base_url is not a URL"))?;
+    let api_key = match (&section.api_key, &section.api_key_env) {
+        (Some(_), Some(_)) => bail!("providers.{name}: set api_key or api_key_env, not both"),
+        (Some(key), None) => Some(Secret::new(key.clone())),
+        (None, Some(var)) => Some(Secret::new(env(var).with_context(|| {
+            format!("providers.{name}.api_key_env: the environment variable {var} is not set")
+        })?)),
+        (None, None) => None,
+    };
+    let azure = (provider == Provider::AzureOpenAi).then(|| AzureSettings {
+        resource: section.resource_name.clone(),
+        api: match (&section.deployment_id, section.api_version.as_deref()) {
+            (Some(deployment), version) if version != Some("v1") => AzureApi::Deployment {
+                deployment: deployment.clone(),
+                api_version: version
+                    .unwrap_or(retouch_gateway::providers::AZURE_DEFAULT_API_VERSION)
+                    .to_owned(),
+            },
+            (Some(_) | None, _) => AzureApi::V1 {
+                api_version: "preview".to_owned(),
+            },
+        },
+        entra_token: false,
+    });
+    Ok(ProviderEntry {
+        provider,
+        base_url,
+        api_key,
+        azure,
+    })
 }
 
 #[cfg(test)]
@@ -69,5 +213,68 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("prot"), "{error}");
+    }
+
+    const GATEWAY: &str = r#"
+[providers.upstream]
+kind = "openai"
+base_url = "http://127.0.0.1:9/v1"
+api_key_env = "TEST_OPENAI_KEY"
+
+[models]
+"sd-inpaint" = { provider = "upstream", model = "gpt-image-1" }
+"safe" = { config = "safe" }
+
+[configs.safe]
+strategy = { mode = "fallback", on_status_codes = [503] }
+targets = [{ provider = "upstream" }, { provider = "local" }]
+
+[routes]
+default = "safe"
+"#;
+
+    #[test]
+    fn gateway_tables_become_settings_with_secrets_from_the_environment() {
+        let config = FileConfig::parse(GATEWAY).unwrap();
+        let settings = config
+            .gateway_settings(|var| (var == "TEST_OPENAI_KEY").then(|| "sk-env".to_owned()))
+            .unwrap();
+        let entry = &settings.providers["upstream"];
+        assert_eq!(format!("{:?}", entry.api_key), "Some(***)");
+        assert!(settings.configs.contains_key("safe"));
+        assert_eq!(settings.models.len(), 2);
+        assert_eq!(
+            settings.default_route,
+            retouch_gateway::config::DefaultRoute::Config("safe".into())
+        );
+        let missing = config.gateway_settings(|_| None).unwrap_err().to_string();
+        assert!(missing.contains("TEST_OPENAI_KEY"), "{missing}");
+    }
+
+    #[test]
+    fn bad_gateway_tables_name_what_is_wrong() {
+        let bad_weight = GATEWAY.replace(
+            "{ provider = \"local\" }",
+            "{ provider = \"local\", weight = -1 }",
+        );
+        let e = FileConfig::parse(&bad_weight)
+            .unwrap()
+            .gateway_settings(|_| Some("k".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("configs.safe") && e.contains("targets[1].weight"),
+            "{e}"
+        );
+        let bad_alias = GATEWAY.replace(
+            "provider = \"upstream\", model",
+            "provider = \"nowhere\", model",
+        );
+        let e = FileConfig::parse(&bad_alias)
+            .unwrap()
+            .gateway_settings(|_| Some("k".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nowhere"), "{e}");
     }
 }

@@ -263,11 +263,12 @@ def main() -> None:
     if args.report_only:
         data = json.loads(results.read_text())
     else:
-        started, load_before = time.time(), os.getloadavg()
+        # Versions now: the driver was just built from the engine as it is at this moment.
+        started, load_before, built = time.time(), os.getloadavg(), versions()
         print(f"fill bench ({settings.mode}): sizes {settings.sizes}, photos {settings.photos}", flush=True)
         rows = run_all(settings, work, args.driver, lambda line: print(line, flush=True))
         env = environment(settings, started, load_before)
-        env["versions"] = versions()
+        env["versions"] = built
         data = {"environment": env, "engines": [e.__dict__ for e in ENGINES], "rows": rows}
         results.parent.mkdir(parents=True, exist_ok=True)
         results.write_text(json.dumps(data, indent=1) + "\n")

@@ -3,7 +3,7 @@
 //! Request: `x-portkey-provider`, `-api-key`, `-config` (JSON, or the id of a config saved on
 //! the server), `-custom-host`, `-trace-id`, `-metadata`, `-request-timeout`,
 //! `-forward-headers`, `-virtual-key`, `-azure-{resource-name,deployment-id,api-version}`, and
-//! `Authorization: Bearer` as the provider key when no other header carries one.
+//! `Authorization: Bearer` (else `x-portkey-api-key`) as the provider key.
 //! Response: `x-portkey-provider`, `-last-used-option-index`, `-retry-attempt-count`,
 //! `-trace-id` (echoed, or generated), `-cache-status: DISABLED` (edits are never cached), and
 //! the upstream's request id as `x-upstream-request-id` (our own `x-request-id` stays ours).
@@ -84,17 +84,18 @@ pub(crate) fn routing(
     }
     let mut route = RouteRequest::new(request, cancel);
     route.config = config(gateway, headers)?;
-    route.caller_key = match text(headers, "x-portkey-api-key")? {
-        Some(key) => Some(Secret::new(key)),
-        None => text(headers, header::AUTHORIZATION.as_str())?
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .map(Secret::new),
-    };
+    // The Portkey SDK sends its own gateway key in x-portkey-api-key and the provider key in
+    // Authorization; the docs' curl sends only x-portkey-api-key. Authorization wins when both.
+    let bearer = text(headers, header::AUTHORIZATION.as_str())?
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
+    route.caller_key = bearer
+        .or(text(headers, "x-portkey-api-key")?)
+        .map(Secret::new);
     if let Some(metadata) = text(headers, "x-portkey-metadata")? {
         route.metadata = serde_json::from_str(metadata).map_err(|_| {
             ApiError::invalid_request(

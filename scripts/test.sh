@@ -104,8 +104,9 @@ step "building the server for the end-to-end suites"
 cargo build -p retouch --locked
 export RETOUCH_BIN="$ROOT/target/debug/retouch"
 
-for suite in tests/e2e/python tests/e2e/node tests/e2e/browser; do
-  if [ -x "$suite/run.sh" ]; then
+for runner in tests/e2e/*/run.sh; do
+  suite=$(dirname "$runner")
+  if [ -x "$runner" ]; then
     step "end-to-end: $suite"
     "$suite/run.sh"
   fi

@@ -107,3 +107,97 @@ fn straight_edge_is_continued_sharply() {
         "{blended} of {holes} hole pixels are blends"
     );
 }
+
+/// Σ of squared horizontal and vertical differences of the green channel between
+/// neighbouring pixels that are both in the hole: the gradient energy the benchmark scores.
+fn hole_gradient_energy(img: &[u8], m: &[u8], w: usize) -> f64 {
+    let g = |i: usize| f64::from(img.get(i * 4 + 1).copied().unwrap_or(0));
+    let hole = |i: usize| m.get(i).is_some_and(|&v| v != 0);
+    (0..m.len())
+        .filter(|&i| hole(i))
+        .map(|i| {
+            let right = (i % w + 1 < w && hole(i + 1)).then(|| (g(i + 1) - g(i)).powi(2));
+            let down = hole(i + w).then(|| (g(i + w) - g(i)).powi(2));
+            right.unwrap_or(0.0) + down.unwrap_or(0.0)
+        })
+        .sum()
+}
+
+/// Fills a 56×56 square in the middle of a 192×160 texture and returns the hole's
+/// gradient-energy ratio, fill over truth (1.0 = as busy as the original; blur is below).
+fn square_hole_gradient_ratio(name: &str, img: &[u8]) -> Result<f64, FillError> {
+    let (w, h) = (192usize, 160usize);
+    let m: Vec<u8> = (0..w * h)
+        .map(|i| u8::from((70..126).contains(&(i % w)) && (52..108).contains(&(i / w))))
+        .collect();
+    let out = run(w as u32, h as u32, img, &m)?;
+    save_if_asked(name, w as u32, h as u32, &out);
+    Ok(hole_gradient_energy(&out, &m, w) / hole_gradient_energy(img, &m, w))
+}
+
+#[test]
+fn grain_texture_keeps_its_gradient_energy() {
+    // Fine grain with no period and no structure: a fill that averages (diffusion, or
+    // patch votes that disagree) flattens it; one that copies texture keeps it.
+    let (w, h) = (192usize, 160usize);
+    let mut rng = common::TestRng(11);
+    let noise: Vec<u8> = (0..w * h).map(|_| 70 + rng.below(110) as u8).collect();
+    // A 2-pixel box blur makes it grain rather than per-pixel noise, like film or sand.
+    let img: Vec<u8> = (0..w * h)
+        .flat_map(|i| {
+            let (x, y) = (i % w, i / w);
+            let at = |dx: usize, dy: usize| {
+                u32::from(noise[(y + dy).min(h - 1) * w + (x + dx).min(w - 1)])
+            };
+            let v = ((at(0, 0) + at(1, 0) + at(0, 1) + at(1, 1) + 2) / 4) as u8;
+            [v / 2 + 60, v, v / 3 + 40, 255]
+        })
+        .collect();
+    let ratio = square_hole_gradient_ratio("quality-grain", &img).unwrap();
+    // The benchmark's target band. Measured 1.04 with the best-patch reconstruction and
+    // 0.90 with averaged votes only; a flat or diffused fill is far below 0.75.
+    assert!(
+        (0.75..=1.25).contains(&ratio),
+        "gradient-energy ratio {ratio:.2}"
+    );
+}
+
+#[test]
+#[ignore = "known weakness: the fill converges to one flat stone (ratio 0.02); needs texture \
+            features in the patch distance (Newson et al. 2017)"]
+fn stone_texture_keeps_its_gradient_energy() {
+    // Irregular stones (Voronoi cells of random points) with dark gaps between them: the
+    // flat stone interiors are the closest match to a smooth first estimate, so a fill
+    // that compares colour alone settles on a single flat stone.
+    let (w, h) = (192usize, 160usize);
+    let mut rng = common::TestRng(11);
+    let seeds: Vec<(i64, i64, u8)> = (0..90)
+        .map(|_| {
+            let x = i64::from(rng.below(w as u32));
+            let y = i64::from(rng.below(h as u32));
+            (x, y, 110 + rng.below(120) as u8)
+        })
+        .collect();
+    let img: Vec<u8> = (0..w * h)
+        .flat_map(|i| {
+            let (x, y) = ((i % w) as i64, (i / w) as i64);
+            let mut d = seeds
+                .iter()
+                .map(|&(sx, sy, v)| ((sx - x).pow(2) + (sy - y).pow(2), v))
+                .collect::<Vec<_>>();
+            d.sort_unstable();
+            let (Some(&(d0, v)), Some(&(d1, _))) = (d.first(), d.get(1)) else {
+                return [0, 0, 0, 255];
+            };
+            // Distance gap to the second-nearest seed: under 1.5 px is the dark border.
+            let gap = (d1 as f64).sqrt() - (d0 as f64).sqrt();
+            let v = if gap < 1.5 { 35 } else { v };
+            [v, v / 2 + 40, v / 3 + 30, 255]
+        })
+        .collect();
+    let ratio = square_hole_gradient_ratio("quality-stones", &img).unwrap();
+    assert!(
+        (0.75..=1.25).contains(&ratio),
+        "gradient-energy ratio {ratio:.2}"
+    );
+}

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use fast_image_resize as fr;
 use rayon::prelude::*;
 use retouch_api::image::{DecodeLimits, DecodedImage, decode_rgba, edit_mask_from_alpha, encode};
 use retouch_api::rules::ModelRules;
@@ -189,7 +190,7 @@ fn run_edit(
                     // a worker.
                     if index == 0
                         && partial_plan.wants(progress.level, progress.levels)
-                        && let Ok(partial) = render(progress.image, out_size, edit)
+                        && let Ok(partial) = render_partial(progress.image, out_size, edit)
                         && tx
                             .try_send(Ok(EditEvent::Partial {
                                 partial_index: partials_sent,
@@ -246,6 +247,40 @@ fn mask_ref<'a>(image: &DecodedImage, mask: &'a [u8]) -> MaskRef<'a> {
         height: image.height,
         data: mask,
     }
+}
+
+/// Renders a partial image: the level's estimate scaled up to the output size with a fast
+/// bilinear filter (a preview does not need the final image's careful resampling, and this
+/// runs between pyramid levels, holding up the fill).
+fn render_partial(
+    image: ImageRef<'_>,
+    size: (u32, u32),
+    edit: &ValidatedEdit,
+) -> Result<EncodedImage, ApiError> {
+    if (image.width, image.height) == size {
+        return render(image, size, edit);
+    }
+    let preview =
+        |e: &dyn std::fmt::Display| ApiError::internal(format!("scaling a partial image: {e}"));
+    let src =
+        fr::images::ImageRef::new(image.width, image.height, image.pixels, fr::PixelType::U8x4)
+            .map_err(|e| preview(&e))?;
+    let mut dst = fr::images::Image::new(size.0, size.1, fr::PixelType::U8x4);
+    let options =
+        fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
+    fr::Resizer::new()
+        .resize(&src, &mut dst, &options)
+        .map_err(|e| preview(&e))?;
+    let pixels = dst.into_vec();
+    render(
+        ImageRef {
+            width: size.0,
+            height: size.1,
+            pixels: &pixels,
+        },
+        size,
+        edit,
+    )
 }
 
 /// Scales (when the requested size differs) and encodes one image.

@@ -160,3 +160,61 @@ fn serve_refuses_a_public_address_without_auth() {
     let stderr = String::from_utf8_lossy(&status.stderr);
     assert!(stderr.contains("--insecure-no-auth"), "{stderr}");
 }
+
+#[test]
+fn models_lists_the_local_engine_and_configured_aliases() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("retouch.toml");
+    std::fs::write(
+        &config,
+        "[providers.upstream]\nkind = \"stability-ai\"\nbase_url = \"http://127.0.0.1:9\"\n\n\
+         [models]\n\"sd-inpaint\" = { provider = \"upstream\" }\n\"gpt\" = { provider = \"openai\" }\n",
+    )
+    .unwrap();
+    let mut child = retouch()
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .args(["--config", config.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    write!(
+        stream,
+        "GET /v1/models HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let body = response.split("\r\n\r\n").nth(1).unwrap();
+    let json: serde_json::Value = serde_json::from_str(body).unwrap();
+    let ids: Vec<&str> = json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["retouch-fill", "gpt", "sd-inpaint"]);
+    let sd = &json["data"][2]["retouch"];
+    assert_eq!(sd["provider"], "upstream");
+    assert_eq!(sd["stream"], false, "Stability does not stream");
+    assert_eq!(json["data"][1]["retouch"]["stream"], true);
+}

@@ -442,29 +442,12 @@ fn search(level: &Level, s: &mut Scratch, r: usize, plan: &Plan, pass: u64, radi
 fn vote_best(level: &mut Level, s: &mut Scratch, r: usize, parallel: bool) {
     {
         let f = field(level, &s.valid, &s.target, &s.spans, r);
-        s.votes.clear();
-        s.votes.resize(s.holes.len(), [0; 4]);
-        const CHUNK: usize = 4096;
         let (nnf, dist) = (&s.nnf, &s.dist);
-        let run = |(q, o): (&[u32], &mut [[u8; 4]])| kernels::vote_best(&f, nnf, dist, q, o);
-        if parallel {
-            s.holes
-                .par_chunks(CHUNK)
-                .zip(s.votes.par_chunks_mut(CHUNK))
-                .for_each(run);
-        } else {
-            s.holes
-                .chunks(CHUNK)
-                .zip(s.votes.chunks_mut(CHUNK))
-                .for_each(run);
-        }
+        vote_chunks(&s.holes, &mut s.votes, parallel, |(q, o)| {
+            kernels::vote_best(&f, nnf, dist, q, o);
+        });
     }
-    for (&q, v) in s.holes.iter().zip(&s.votes) {
-        let q = q as usize * 4;
-        if let Some(px) = level.img.get_mut(q..q + 4) {
-            px.copy_from_slice(v);
-        }
-    }
+    write_votes(&mut level.img, &s.holes, &s.votes);
 }
 
 /// Weights from the current distances, votes for every hole pixel, writes the votes back.
@@ -472,26 +455,41 @@ fn vote(level: &mut Level, s: &mut Scratch, r: usize, parallel: bool) {
     {
         let f = field(level, &s.valid, &s.target, &s.spans, r);
         kernels::weights(&f, &s.dist, &mut s.weight, &mut s.sample);
-        s.votes.clear();
-        s.votes.resize(s.holes.len(), [0; 4]);
-        const CHUNK: usize = 4096;
         let (nnf, weight) = (&s.nnf, &s.weight);
-        let run = |(q, o): (&[u32], &mut [[u8; 4]])| kernels::vote(&f, nnf, weight, q, o);
-        if parallel {
-            s.holes
-                .par_chunks(CHUNK)
-                .zip(s.votes.par_chunks_mut(CHUNK))
-                .for_each(run);
-        } else {
-            s.holes
-                .chunks(CHUNK)
-                .zip(s.votes.chunks_mut(CHUNK))
-                .for_each(run);
-        }
+        vote_chunks(&s.holes, &mut s.votes, parallel, |(q, o)| {
+            kernels::vote(&f, nnf, weight, q, o);
+        });
     }
-    for (&q, v) in s.holes.iter().zip(&s.votes) {
+    write_votes(&mut level.img, &s.holes, &s.votes);
+}
+
+/// Runs a voting kernel over the hole pixels in fixed chunks (so results do not depend on
+/// the thread count), into `votes` (one RGBA value per hole pixel).
+fn vote_chunks<F>(holes: &[u32], votes: &mut Vec<[u8; 4]>, parallel: bool, run: F)
+where
+    F: Fn((&[u32], &mut [[u8; 4]])) + Send + Sync,
+{
+    const CHUNK: usize = 4096;
+    votes.clear();
+    votes.resize(holes.len(), [0; 4]);
+    if parallel {
+        holes
+            .par_chunks(CHUNK)
+            .zip(votes.par_chunks_mut(CHUNK))
+            .for_each(run);
+    } else {
+        holes
+            .chunks(CHUNK)
+            .zip(votes.chunks_mut(CHUNK))
+            .for_each(run);
+    }
+}
+
+/// Writes each hole pixel's vote into the level image.
+fn write_votes(img: &mut [u8], holes: &[u32], votes: &[[u8; 4]]) {
+    for (&q, v) in holes.iter().zip(votes) {
         let q = q as usize * 4;
-        if let Some(px) = level.img.get_mut(q..q + 4) {
+        if let Some(px) = img.get_mut(q..q + 4) {
             px.copy_from_slice(v);
         }
     }

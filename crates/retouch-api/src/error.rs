@@ -165,6 +165,9 @@ pub struct ApiErrorData {
     pub provider: Option<String>,
     /// Internal explanation for logs; never serialised into a response.
     pub detail: Option<String>,
+    /// The status the upstream itself answered, when this error stands for it (an upstream 503
+    /// is sent to the client as 502, but fallback and retry rules are written against 503).
+    pub upstream_status: Option<u16>,
 }
 
 impl fmt::Display for ApiError {
@@ -222,6 +225,7 @@ impl ApiError {
             retry_after: None,
             provider: None,
             detail: None,
+            upstream_status: None,
         }))
     }
 
@@ -462,6 +466,13 @@ impl ApiError {
     #[must_use]
     pub fn with_provider(mut self, provider: impl Into<String>) -> Self {
         self.provider = Some(provider.into());
+        self
+    }
+
+    /// Records the status the upstream answered with.
+    #[must_use]
+    pub fn with_upstream_status(mut self, status: u16) -> Self {
+        self.upstream_status = Some(status);
         self
     }
 

@@ -40,6 +40,7 @@ pub(crate) fn upstream_status(
         .with_code("upstream_error")
         .with_source(ErrorSource::Upstream)
         .with_provider(provider)
+        .with_upstream_status(status)
         .with_retryable(true)
         .with_detail(redact(
             &String::from_utf8_lossy(truncate(body, 2000)),

@@ -57,24 +57,12 @@ pub(crate) fn backoff(retry: u32, rng: &mut impl rand::Rng) -> Duration {
 
 /// The status a failure counts as for `on_status_codes` (retry and fallback).
 ///
-/// Adapters answer an upstream 5xx as our 502 (the client sees a gateway error), and say which
-/// status the upstream sent in the message ("… failed with HTTP 503."); routing must decide on
-/// the upstream's status, as Portkey does, so it is read back from there. Everything else
-/// counts as its own status (429 and other 4xx pass through unchanged; timeouts are 504/408).
+/// Adapters answer an upstream 5xx as our 502 (the client sees a gateway error) and record the
+/// upstream's own status in `upstream_status`; routing decides on that, as Portkey does.
+/// Everything else counts as its own status (429 and other 4xx pass through unchanged;
+/// timeouts are 504/408).
 pub fn routing_status(error: &ApiError) -> u16 {
-    let from_message = || {
-        error
-            .message
-            .rsplit_once("HTTP ")
-            .and_then(|(_, rest)| rest.get(..3))
-            .and_then(|digits| digits.parse::<u16>().ok())
-    };
-    let upstream_5xx =
-        error.source == ErrorSource::Upstream && error.code.as_deref() == Some("upstream_error");
-    upstream_5xx
-        .then(from_message)
-        .flatten()
-        .unwrap_or(error.status)
+    error.upstream_status.unwrap_or(error.status)
 }
 
 #[cfg(test)]
@@ -104,7 +92,8 @@ mod tests {
         )
         .with_code("upstream_error")
         .with_source(ErrorSource::Upstream)
-        .with_provider("openai");
+        .with_provider("openai")
+        .with_upstream_status(503);
         assert_eq!(routing_status(&e), 503);
         let policy = RetryPolicy {
             attempts: 1,

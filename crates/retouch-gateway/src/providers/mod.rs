@@ -25,7 +25,9 @@ use std::pin::Pin;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
+use reqwest::RequestBuilder;
 use retouch_api::{ApiError, EditRequest, ValidatedEdit};
+use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::http::UpstreamClient;
@@ -202,6 +204,36 @@ impl Call<'_> {
             .model
             .as_deref()
             .or(self.request.model.as_deref())
+    }
+
+    /// Sends `request` with the target's timeout and returns the body of a 2xx answer; any
+    /// other status becomes the OpenAI-shaped error [`error::upstream_status`] makes of it.
+    pub(crate) async fn exchange(&self, request: RequestBuilder) -> Result<Bytes, ApiError> {
+        let response = self
+            .client
+            .send(self.slug(), request, self.target.timeout)
+            .await?;
+        if !response.status.is_success() {
+            return Err(error::upstream_status(
+                self,
+                response.status.as_u16(),
+                &response.headers,
+                &response.body,
+            ));
+        }
+        Ok(response.body)
+    }
+
+    /// [`Call::exchange`], then the body parsed as `T`; a body that does not parse is a
+    /// malformed answer ("`what` is not the documented JSON: …").
+    pub(crate) async fn exchange_json<T: DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+        what: &str,
+    ) -> Result<T, ApiError> {
+        let body = self.exchange(request).await?;
+        serde_json::from_slice(&body)
+            .map_err(|e| error::malformed(self, format!("{what} is not the documented JSON: {e}")))
     }
 
     /// Runs `one(i)` for `i` in `0..n`, at most [`MAX_FAN_OUT`] at once, keeping order.

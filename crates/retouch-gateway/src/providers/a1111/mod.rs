@@ -18,7 +18,7 @@ use bytes::Bytes;
 use reqwest::Method;
 use retouch_api::ApiError;
 
-use super::error::{malformed, upstream_status};
+use super::error::malformed;
 use super::{Call, ProviderImage, ProviderImages, ProviderOutput, edit_bitmap, sniff_mime};
 
 pub(crate) async fn edit(call: &Call<'_>) -> Result<ProviderOutput, ApiError> {
@@ -65,24 +65,7 @@ pub(crate) async fn edit(call: &Call<'_>) -> Result<ProviderOutput, ApiError> {
             None => request.bearer_auth(key.expose()),
         };
     }
-    let response = call
-        .client
-        .send(provider, request, call.target.timeout)
-        .await?;
-    if !response.status.is_success() {
-        return Err(upstream_status(
-            call,
-            response.status.as_u16(),
-            &response.headers,
-            &response.body,
-        ));
-    }
-    let parsed: wire::Img2ImgResponse = serde_json::from_slice(&response.body).map_err(|e| {
-        malformed(
-            call,
-            format!("img2img response is not the documented JSON: {e}"),
-        )
-    })?;
+    let parsed: wire::Img2ImgResponse = call.exchange_json(request, "img2img response").await?;
     let wanted = n as usize;
     if parsed.images.len() < wanted {
         return Err(malformed(

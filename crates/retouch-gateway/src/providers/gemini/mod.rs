@@ -20,7 +20,7 @@ use reqwest::Method;
 use retouch_api::ApiError;
 use serde_json::{Value, json};
 
-use super::error::{content_policy, malformed, upstream_status};
+use super::error::{content_policy, malformed};
 use super::{Call, ProviderImage, ProviderImages, ProviderOutput, edit_bitmap, sniff_mime};
 
 /// The model used when neither the target nor the request names a Gemini model.
@@ -96,24 +96,9 @@ async fn one(
     if let Some(key) = &call.target.api_key {
         request = request.header("x-goog-api-key", key.expose());
     }
-    let response = call
-        .client
-        .send(provider, request, call.target.timeout)
+    let parsed: wire::GenerateResponse = call
+        .exchange_json(request, "generateContent response")
         .await?;
-    if !response.status.is_success() {
-        return Err(upstream_status(
-            call,
-            response.status.as_u16(),
-            &response.headers,
-            &response.body,
-        ));
-    }
-    let parsed: wire::GenerateResponse = serde_json::from_slice(&response.body).map_err(|e| {
-        malformed(
-            call,
-            format!("generateContent response is not the documented JSON: {e}"),
-        )
-    })?;
     if let Some(reason) = parsed
         .prompt_feedback
         .as_ref()

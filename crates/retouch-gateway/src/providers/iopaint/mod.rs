@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::Method;
 use retouch_api::ApiError;
 
-use super::error::{malformed, upstream_status};
+use super::error::malformed;
 use super::{
     Call, ProviderImage, ProviderImages, ProviderOutput, edit_bitmap, seed_base, sniff_mime,
 };
@@ -79,26 +79,15 @@ async fn one(
     if let Some(key) = &call.target.api_key {
         request = request.bearer_auth(key.expose());
     }
-    let response = call
-        .client
-        .send(provider, request, call.target.timeout)
-        .await?;
-    if !response.status.is_success() {
-        return Err(upstream_status(
-            call,
-            response.status.as_u16(),
-            &response.headers,
-            &response.body,
-        ));
-    }
-    let mime = sniff_mime(&response.body).ok_or_else(|| {
+    let body = call.exchange(request).await?;
+    let mime = sniff_mime(&body).ok_or_else(|| {
         malformed(
             call,
             "inpaint answered with something that is not a PNG, JPEG or WebP",
         )
     })?;
     Ok(ProviderImage::Bytes {
-        data: response.body,
+        data: body,
         mime: Some(mime),
     })
 }

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use reqwest::{Method, header};
 use retouch_api::ApiError;
 
-use super::error::{content_policy, malformed, upstream_status};
+use super::error::{content_policy, malformed};
 use super::{
     Call, ProviderImage, ProviderImages, ProviderOutput, edit_bitmap, field_text, seed_base,
     sniff_mime,
@@ -100,24 +100,7 @@ async fn one(
     if let Some(key) = &call.target.api_key {
         request = request.bearer_auth(key.expose());
     }
-    let response = call
-        .client
-        .send(provider, request, call.target.timeout)
-        .await?;
-    if !response.status.is_success() {
-        return Err(upstream_status(
-            call,
-            response.status.as_u16(),
-            &response.headers,
-            &response.body,
-        ));
-    }
-    let parsed: wire::EditResponse = serde_json::from_slice(&response.body).map_err(|e| {
-        malformed(
-            call,
-            format!("edit response is not the documented JSON: {e}"),
-        )
-    })?;
+    let parsed: wire::EditResponse = call.exchange_json(request, "edit response").await?;
     match parsed.finish_reason.as_str() {
         "SUCCESS" => {}
         "CONTENT_FILTERED" => return Err(content_policy(call, "finish_reason CONTENT_FILTERED")),

@@ -4,6 +4,7 @@
 //! where MASK is `square`, `blob`, `scratch`, `brush` (synthetic, like the benchmark's) or a
 //! mask image path (white or alpha 0 = fill). Writes OUT.png and OUT-mask.png (the input
 //! with the mask painted magenta), and prints the median fill time to stderr.
+//! `RETOUCH_FILL_LEVELS=1` also writes every pyramid level's estimate as `OUT-levelN.png`.
 
 #[path = "../tests/common/mod.rs"]
 #[expect(dead_code, reason = "the example uses only part of the helpers")]
@@ -77,7 +78,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 data: &mask,
             },
             &options,
-            &mut |_| std::ops::ControlFlow::Continue(()),
+            &mut |p| {
+                // RETOUCH_FILL_LEVELS=1 writes each level's estimate as OUT-levelN.png.
+                if std::env::var_os("RETOUCH_FILL_LEVELS").is_some()
+                    && let Some(img) = image::RgbaImage::from_raw(
+                        p.image.width,
+                        p.image.height,
+                        p.image.pixels.to_vec(),
+                    )
+                {
+                    let name = output.replace(".png", &format!("-level{}.png", p.level));
+                    if let Err(e) = img.save(&name) {
+                        eprintln!("{name}: {e}");
+                    }
+                }
+                std::ops::ControlFlow::Continue(())
+            },
         )?;
         times.push(t.elapsed().as_secs_f64());
         cpu.push(thread_cpu_ns().saturating_sub(c) as f64 / 1e6);

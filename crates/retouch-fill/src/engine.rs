@@ -218,8 +218,9 @@ impl Filler {
                 break;
             };
             pyramid::downsample(src, dst);
-            // A level with no known pixel has nothing to match against; stop above it.
-            if !dst.hole.contains(&0) {
+            // A level with no known pixel has nothing to match against, and one whose hole
+            // has vanished has nothing to fill; stop above either.
+            if !dst.hole.contains(&0) || !dst.hole.contains(&1) {
                 break;
             }
             count += 1;

@@ -12,8 +12,10 @@
 //! 2007):
 //!
 //! 1. **Pyramid.** The image is halved until the hole is no thicker than a patch or the
-//!    shorter side reaches [`FillOptions::min_level_size`]. A coarse pixel is known only if
-//!    all its children are, so no level ever sees a colour from under the hole.
+//!    shorter side reaches [`FillOptions::min_level_size`]. A coarse pixel is known when any
+//!    of its children is, as the average of its known children only, so the hole shrinks
+//!    faster than the image (thin strokes vanish within a few levels) and no level ever
+//!    sees a colour from under the hole.
 //! 2. **Initialisation.** At the coarsest level the hole is filled from its border inwards
 //!    (onion peel) and every patch overlapping the hole gets a random source patch.
 //! 3. **Search.** PatchMatch passes alternate direction: each target patch tries its

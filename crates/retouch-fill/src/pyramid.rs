@@ -17,9 +17,14 @@ pub(crate) struct Level {
 
 /// Builds `dst` as the half-size version of `src`.
 ///
-/// A coarse pixel is known only when all of its (up to four) children are known, so a known
-/// coarse pixel is the exact rounded average of known colours; the hole grows by at most one
-/// fine pixel. Hole pixels get colour 0 until they are initialised.
+/// A coarse pixel is known when at least one of its (up to four) children is known, and is
+/// the rounded average of its known children only; it is a hole only when all its children
+/// are. So the hole shrinks by about a fine pixel on each side per level on top of the
+/// halving, and thin holes (brush strokes, scratches) vanish after a few levels instead of
+/// surviving as a two-pixel band down to the coarsest level, where a 7-pixel patch spans
+/// much of the image and the match is a guess. PatchMatch ports such as Xavier
+/// Philippeau's (the one `pypatchmatch` wraps) shrink the hole the same way. Hole pixels get
+/// colour 0 until they are initialised.
 pub(crate) fn downsample(src: &Level, dst: &mut Level) {
     let w = src.width.div_ceil(2);
     let h = src.height.div_ceil(2);
@@ -36,14 +41,12 @@ pub(crate) fn downsample(src: &Level, dst: &mut Level) {
             let x0 = 2 * x;
             let x1 = (2 * x + 1).min(src.width - 1);
             let mut sum = [0u32; 4];
-            let mut any_hole = false;
             let mut n = 0u32;
             // Duplicate children at odd borders are counted twice, which keeps the weights even.
             for (cx, cy) in [(x0, y0), (x1, y0), (x0, y1), (x1, y1)] {
                 let i = cy * src.width + cx;
                 if src.hole.get(i).copied().unwrap_or(1) != 0 {
-                    any_hole = true;
-                    break;
+                    continue;
                 }
                 if let Some(px) = src.img.get(i * 4..i * 4 + 4) {
                     for (acc, &v) in sum.iter_mut().zip(px) {
@@ -53,7 +56,7 @@ pub(crate) fn downsample(src: &Level, dst: &mut Level) {
                 }
             }
             let o = y * w + x;
-            if any_hole || n == 0 {
+            if n == 0 {
                 dst.hole[o] = 1;
             } else if let Some(px) = dst.img.get_mut(o * 4..o * 4 + 4) {
                 for (d, s) in px.iter_mut().zip(sum) {

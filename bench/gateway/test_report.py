@@ -1,0 +1,65 @@
+"""Checks the figures the report derives: overhead over direct, memory per in-flight request,
+and the correctness verdict that marks a gateway which altered or dropped the image."""
+
+import unittest
+
+import report
+
+
+def phase(p50: float, *, ok: int = 10, requests: int = 10, sent: int = 12,
+          image_ok: int = 12, mismatch: int = 0, missing: int = 0) -> dict:
+    return {
+        "latency": {"p50_ms": p50, "p90_ms": p50, "p99_ms": p50, "max_ms": p50, "mean_ms": p50},
+        "ok": ok, "requests": requests, "sent": sent, "throughput_rps": 1.0,
+        "payload_bytes": 4_000_000,
+        "mock": {"image_ok": image_ok, "image_mismatch": mismatch, "image_missing": missing},
+    }
+
+
+class ReportTest(unittest.TestCase):
+    def test_overhead_is_gateway_p50_minus_direct_p50(self):
+        direct = {"c1": phase(10.0)}
+        gateway = {"c1": phase(12.5)}
+        self.assertAlmostEqual(report.overhead_ms(gateway, direct, "c1"), 2.5)
+        self.assertIsNone(report.overhead_ms(gateway, direct, "c8"))
+
+    def test_memory_ratio_is_growth_per_request_in_payloads(self):
+        # 16 requests of 4 MiB each, grown by 80 MiB: 1.25 payloads per request.
+        four_mib = 4 * 1024 * 1024
+        self.assertAlmostEqual(report.memory_ratio(100_000, 100_000 + 80 * 1024, 16, four_mib),
+                               1.25)
+
+    def test_a_changed_image_or_a_failed_request_is_marked(self):
+        self.assertEqual(report.correctness({"c1": phase(1.0), "c8": phase(1.0)}), "yes")
+        altered = report.correctness({"c1": phase(1.0, image_ok=10, mismatch=2)})
+        self.assertIn("2 images altered", altered)
+        failed = report.correctness({"c1": phase(1.0, ok=7)})
+        self.assertIn("3 requests not answered", failed)
+        self.assertEqual(report.correctness({"error": "did not start"}), "failed")
+
+    def test_the_doc_states_whether_targets_are_met(self):
+        gateways = [
+            {"name": "direct", "version": "-", "how": "", "c1": phase(10.0), "c8": phase(20.0)},
+            {"name": "retouch", "version": "abc", "how": "", "c1": phase(12.0),
+             "c8": phase(25.0),
+             "memory": {**phase(3000.0, requests=16, sent=18, image_ok=18),
+                        "memory": {"idle_rss_kib": 10_000, "peak_rss_kib": 10_000 + 62_500,
+                                   "samples": 100, "processes": 1}}},
+        ]
+        results = {
+            "mode": "full", "started_utc": "now", "duration_s": 1.0,
+            "plan": {"warmup": 1, "c1_requests": 10, "c8_requests": 10, "inflight": 16,
+                     "hold_ms": 1000},
+            "machine": {"cpu": "x", "cores": 2, "memory_gib": 1, "kernel": "k",
+                        "load_average_at_start": [0, 0, 0]},
+            "image": {"bytes": 4_000_000, "sha256": "0" * 64},
+            "gateways": gateways,
+        }
+        doc = report.render(results, None)
+        # 2 ms over direct at c=1 (met); 62,500 KiB over 16 x 4,000,000 B = 1.00x (met).
+        self.assertIn("| p50 overhead ≤ 3 ms (concurrency 1) | +2.00 ms | yes |", doc)
+        self.assertIn("| 1.00× | yes |", doc)
+
+
+if __name__ == "__main__":
+    unittest.main()

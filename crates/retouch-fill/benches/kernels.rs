@@ -29,7 +29,7 @@ fn setup(side: u32) -> Setup {
     let (w, h) = (side as usize, side as usize);
     let img = common::scene(side, side, 1);
     let hole = common::mask(common::MaskKind::Square, side, side);
-    let maps = Maps::new(&hole, w, h, R);
+    let maps = Maps::new(&img, &hole, w, h, R);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
     let mut nnf = vec![NONE; w * h];
     {
@@ -63,6 +63,7 @@ fn field<'a>(w: usize, h: usize, img: &'a [u8], maps: &'a Maps) -> Field<'a> {
         height: h,
         radius: R,
         img,
+        tex: &maps.tex,
         valid: &maps.valid,
         target: &maps.target,
         spans: &maps.spans,
@@ -84,6 +85,9 @@ fn bench_kernels(c: &mut Criterion) {
                 u32::MAX,
             )
         })
+    });
+    c.bench_function("distance 7x7 colour + texture", |b| {
+        b.iter(|| f.distance(black_box(40), black_box(40), 200 * 256 + 40, u32::MAX))
     });
     c.bench_function("search pass 256² square hole", |b| {
         b.iter_batched(
@@ -111,7 +115,7 @@ fn bench_kernels(c: &mut Criterion) {
     c.bench_function("weights 256² square hole", |b| {
         b.iter(|| kernels::weights(&f, black_box(&s.dist), &mut weight, &mut sample))
     });
-    let mut out = vec![[0u8; 4]; s.holes.len()];
+    let mut out = vec![[0u8; 4 + kernels::TEX_CHANNELS]; s.holes.len()];
     c.bench_function("vote 256² square hole", |b| {
         b.iter(|| kernels::vote(&f, black_box(&s.nnf), &weight, &s.holes, &mut out))
     });

@@ -41,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             px.copy_from_slice(&[255, 0, 255, 255]);
         }
     }
-    // Tuning knobs for experiments: RETOUCH_FILL_OPTS="patch em fine_em iterations".
+    // Tuning knobs for experiments: RETOUCH_FILL_OPTS="patch em fine_em iterations [min_level_size]".
     let mut options = FillOptions::new().seed(seed);
     if std::env::var_os("RETOUCH_FILL_SERIAL").is_some() {
         options = options.parallel(false);
@@ -51,12 +51,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .split_whitespace()
             .filter_map(|k| k.parse().ok())
             .collect();
-        if let [p, em, fine, it, ..] = v.as_slice() {
+        if let [p, em, fine, it, rest @ ..] = v.as_slice() {
             options = options
                 .patch_size(*p)
                 .em_iterations(*em)
                 .fine_em_iterations(*fine)
                 .iterations(*it);
+            if let Some(&min_side) = rest.first() {
+                options = options.min_level_size(min_side);
+            }
         }
     }
     let mut filler = Filler::new();

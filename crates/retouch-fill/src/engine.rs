@@ -9,9 +9,10 @@ use rand_xoshiro::rand_core::SeedableRng;
 use rayon::prelude::*;
 
 use crate::image::validate;
-use crate::kernels::{self, Field, NONE, Neighbours};
+use crate::kernels::{self, Field, NONE, Neighbours, TEX_CHANNELS, Vote};
 use crate::maps::HoleSums;
 use crate::pyramid::{self, Level};
+use crate::texture;
 use crate::{FillError, FillOptions, ImageRef, MaskRef, RgbaImage};
 
 /// Rows per parallel band. Fixed (not derived from the thread count) so that results are
@@ -52,7 +53,8 @@ struct Scratch {
     prev_nnf: Vec<u32>,
     weight: Vec<u16>,
     holes: Vec<u32>,
-    votes: Vec<[u8; 4]>,
+    votes: Vec<Vote>,
+    texture: texture::Scratch,
     edges: Vec<u32>,
     sample: Vec<u32>,
     queue: Vec<u32>,
@@ -193,8 +195,19 @@ impl Filler {
             l0.img.extend_from_slice(image.pixels);
             l0.hole.clear();
             l0.hole.extend(mask.data.iter().map(|&m| u8::from(m != 0)));
+            texture::compute(
+                &l0.img,
+                &l0.hole,
+                l0.width,
+                l0.height,
+                &mut self.scratch.texture,
+                &mut l0.tex,
+            );
         }
-        let min_side = options.min_level_size as usize;
+        // Small images still get one coarser level: the limit is at most half their
+        // shorter side (but no less than 32 px, below which a patch spans too much).
+        let half_short = (image.width.min(image.height) as usize / 2).max(32);
+        let min_side = (options.min_level_size as usize).min(half_short);
         let mut count = 1;
         while let Some(cur) = self.levels.get(count - 1) {
             let short = cur.width.min(cur.height);
@@ -311,6 +324,7 @@ fn field<'a>(
         height: level.height,
         radius: r,
         img: &level.img,
+        tex: &level.tex,
         valid,
         target,
         spans,
@@ -448,7 +462,7 @@ fn vote_best(level: &mut Level, s: &mut Scratch, r: usize, parallel: bool) {
             kernels::vote_best(&f, nnf, dist, q, o);
         });
     }
-    write_votes(&mut level.img, &s.holes, &s.votes);
+    write_votes(level, &s.holes, &s.votes);
 }
 
 /// Weights from the current distances, votes for every hole pixel, writes the votes back.
@@ -461,18 +475,18 @@ fn vote(level: &mut Level, s: &mut Scratch, r: usize, parallel: bool) {
             kernels::vote(&f, nnf, weight, q, o);
         });
     }
-    write_votes(&mut level.img, &s.holes, &s.votes);
+    write_votes(level, &s.holes, &s.votes);
 }
 
 /// Runs a voting kernel over the hole pixels in fixed chunks (so results do not depend on
 /// the thread count), into `votes` (one RGBA value per hole pixel).
-fn vote_chunks<F>(holes: &[u32], votes: &mut Vec<[u8; 4]>, parallel: bool, run: F)
+fn vote_chunks<F>(holes: &[u32], votes: &mut Vec<Vote>, parallel: bool, run: F)
 where
-    F: Fn((&[u32], &mut [[u8; 4]])) + Send + Sync,
+    F: Fn((&[u32], &mut [Vote])) + Send + Sync,
 {
     const CHUNK: usize = 4096;
     votes.clear();
-    votes.resize(holes.len(), [0; 4]);
+    votes.resize(holes.len(), [0; 4 + TEX_CHANNELS]);
     if parallel {
         holes
             .par_chunks(CHUNK)
@@ -486,12 +500,16 @@ where
     }
 }
 
-/// Writes each hole pixel's vote into the level image.
-fn write_votes(img: &mut [u8], holes: &[u32], votes: &[[u8; 4]]) {
+/// Writes each hole pixel's vote into the level's image and feature map.
+fn write_votes(level: &mut Level, holes: &[u32], votes: &[Vote]) {
     for (&q, v) in holes.iter().zip(votes) {
-        let q = q as usize * 4;
-        if let Some(px) = img.get_mut(q..q + 4) {
-            px.copy_from_slice(v);
+        let q = q as usize;
+        let (c, t) = v.split_at(4);
+        if let Some(px) = level.img.get_mut(q * 4..q * 4 + 4) {
+            px.copy_from_slice(c);
+        }
+        if let Some(px) = level.tex.get_mut(q * TEX_CHANNELS..(q + 1) * TEX_CHANNELS) {
+            px.copy_from_slice(t);
         }
     }
 }

@@ -2,8 +2,8 @@
 //! the vote weights. Public but hidden so that the criterion benches can time them alone;
 //! not part of the stable API.
 //!
-//! Patches are compared on all four RGBA channels with an integer sum of squared
-//! differences, row by row so the compiler vectorises each row, stopping as soon as the
+//! Patches are compared on all four RGBA channels and the two texture-feature channels (see
+//! `texture`) with an integer sum of squared differences, row by row so the compiler vectorises each row, stopping as soon as the
 //! running sum exceeds the best distance found so far. A source patch always lies fully
 //! inside the image and fully in the known region (see `Field::valid`); a target patch is
 //! clipped to the image, so the same offsets address both.
@@ -13,6 +13,12 @@ use rand_xoshiro::rand_core::RngCore;
 
 /// Marks a pixel without a nearest-neighbour entry (outside the target region).
 pub const NONE: u32 = u32::MAX;
+
+/// Bytes per pixel of the texture-feature map.
+pub const TEX_CHANNELS: usize = crate::texture::CHANNELS;
+
+/// What voting produces per hole pixel: RGBA, then the texture features.
+pub type Vote = [u8; 4 + TEX_CHANNELS];
 
 /// One level as the kernels see it.
 #[derive(Clone, Copy, Debug)]
@@ -25,6 +31,8 @@ pub struct Field<'a> {
     pub radius: usize,
     /// RGBA8 estimate: known pixels exact, hole pixels the current estimate.
     pub img: &'a [u8],
+    /// Texture features, [`TEX_CHANNELS`] bytes per pixel, compared and voted like colours.
+    pub tex: &'a [u8],
     /// 1 where a patch centred there is a legal source (inside the image, no hole pixel).
     pub valid: &'a [u8],
     /// 1 where the patch centred there overlaps the hole and so needs a match.
@@ -47,21 +55,55 @@ pub fn patch_ssd(
     ph: usize,
     bound: u32,
 ) -> u32 {
-    let len = pw * 4;
     // Whole patches have a compile-time row length, which lets the compiler unroll and
     // vectorise the row without a scalar tail; clipped patches take the generic loop.
-    match len {
-        12 => return ssd_rows::<12>(img, width, t0, s0, ph, bound),
-        20 => return ssd_rows::<20>(img, width, t0, s0, ph, bound),
-        28 => return ssd_rows::<28>(img, width, t0, s0, ph, bound),
-        36 => return ssd_rows::<36>(img, width, t0, s0, ph, bound),
-        44 => return ssd_rows::<44>(img, width, t0, s0, ph, bound),
-        _ => {}
+    match pw {
+        3 => ssd_rows::<12, 4>(img, width, t0, s0, ph, bound),
+        5 => ssd_rows::<20, 4>(img, width, t0, s0, ph, bound),
+        7 => ssd_rows::<28, 4>(img, width, t0, s0, ph, bound),
+        9 => ssd_rows::<36, 4>(img, width, t0, s0, ph, bound),
+        11 => ssd_rows::<44, 4>(img, width, t0, s0, ph, bound),
+        _ => ssd_generic(img, width, 4, (t0, s0), pw, ph, bound),
     }
+}
+
+/// [`patch_ssd`] over a texture-feature map ([`TEX_CHANNELS`] bytes per pixel).
+#[inline]
+#[must_use]
+pub fn tex_ssd(
+    tex: &[u8],
+    width: usize,
+    t0: usize,
+    s0: usize,
+    pw: usize,
+    ph: usize,
+    bound: u32,
+) -> u32 {
+    match pw {
+        3 => ssd_rows::<6, 2>(tex, width, t0, s0, ph, bound),
+        5 => ssd_rows::<10, 2>(tex, width, t0, s0, ph, bound),
+        7 => ssd_rows::<14, 2>(tex, width, t0, s0, ph, bound),
+        9 => ssd_rows::<18, 2>(tex, width, t0, s0, ph, bound),
+        11 => ssd_rows::<22, 2>(tex, width, t0, s0, ph, bound),
+        _ => ssd_generic(tex, width, TEX_CHANNELS, (t0, s0), pw, ph, bound),
+    }
+}
+
+#[inline]
+fn ssd_generic(
+    img: &[u8],
+    width: usize,
+    channels: usize,
+    (t0, s0): (usize, usize),
+    pw: usize,
+    ph: usize,
+    bound: u32,
+) -> u32 {
+    let len = pw * channels;
     let mut acc = 0u32;
     for k in 0..ph {
-        let ta = (t0 + k * width) * 4;
-        let sa = (s0 + k * width) * 4;
+        let ta = (t0 + k * width) * channels;
+        let sa = (s0 + k * width) * channels;
         let (Some(a), Some(b)) = (img.get(ta..ta + len), img.get(sa..sa + len)) else {
             return u32::MAX;
         };
@@ -73,8 +115,9 @@ pub fn patch_ssd(
     acc
 }
 
+/// Rows of `N` bytes (`N / C` pixels of `C` channels).
 #[inline]
-fn ssd_rows<const N: usize>(
+fn ssd_rows<const N: usize, const C: usize>(
     img: &[u8],
     width: usize,
     t0: usize,
@@ -84,8 +127,8 @@ fn ssd_rows<const N: usize>(
 ) -> u32 {
     let mut acc = 0u32;
     for k in 0..ph {
-        let ta = (t0 + k * width) * 4;
-        let sa = (s0 + k * width) * 4;
+        let ta = (t0 + k * width) * C;
+        let sa = (s0 + k * width) * C;
         let (Some(a), Some(b)) = (img.get(ta..ta + N), img.get(sa..sa + N)) else {
             return u32::MAX;
         };
@@ -144,7 +187,19 @@ impl Field<'_> {
         let Some(s0) = (s as usize).checked_sub(up * self.width + left) else {
             return u32::MAX;
         };
-        patch_ssd(self.img, self.width, t0, s0, pw, ph, bound)
+        let colour = patch_ssd(self.img, self.width, t0, s0, pw, ph, bound);
+        if colour > bound {
+            return colour;
+        }
+        colour.saturating_add(tex_ssd(
+            self.tex,
+            self.width,
+            t0,
+            s0,
+            pw,
+            ph,
+            bound - colour,
+        ))
     }
 
     /// Number of pixels in the clipped patch at `(x, y)`.
@@ -403,14 +458,14 @@ fn falloff(d: u32, sigma2: u32) -> u16 {
 /// Patch voting: each hole pixel `q` in `holes` becomes the weighted average, over every
 /// target patch `p` that covers it, of the source pixel that `p`'s match puts at `q`.
 /// Only known pixels are ever read. Pixels no patch covers keep their estimate.
-pub fn vote(f: &Field<'_>, nnf: &[u32], weight: &[u16], holes: &[u32], out: &mut [[u8; 4]]) {
+pub fn vote(f: &Field<'_>, nnf: &[u32], weight: &[u16], holes: &[u32], out: &mut [Vote]) {
     let w = f.width;
     let h = f.height;
     let r = f.radius;
     for (&q, o) in holes.iter().zip(out.iter_mut()) {
         let q = q as usize;
         let (qx, qy) = (q % w, q / w);
-        let mut acc = [0u32; 4];
+        let mut acc = [0u32; 4 + TEX_CHANNELS];
         let mut total = 0u32;
         let (x0, x1) = (qx.saturating_sub(r), (qx + r + 1).min(w));
         for py in qy.saturating_sub(r)..(qy + r + 1).min(h) {
@@ -427,14 +482,11 @@ pub fn vote(f: &Field<'_>, nnf: &[u32], weight: &[u16], holes: &[u32], out: &mut
                     continue;
                 }
                 let src = (s as usize + q).wrapping_sub(row + px);
-                let Some(c) = f
-                    .img
-                    .get(src.wrapping_mul(4)..src.wrapping_mul(4).wrapping_add(4))
-                else {
+                let Some(c) = read_vote(f, src) else {
                     continue;
                 };
                 let wt = u32::from(wt);
-                for (a, &v) in acc.iter_mut().zip(c) {
+                for (a, v) in acc.iter_mut().zip(c) {
                     *a += u32::from(v) * wt;
                 }
                 total += wt;
@@ -445,10 +497,26 @@ pub fn vote(f: &Field<'_>, nnf: &[u32], weight: &[u16], holes: &[u32], out: &mut
             for (d, a) in o.iter_mut().zip(acc) {
                 *d = (a + half).checked_div(total).unwrap_or(0) as u8;
             }
-        } else if let Some(c) = f.img.get(q * 4..q * 4 + 4) {
-            o.copy_from_slice(c);
+        } else if let Some(c) = read_vote(f, q) {
+            *o = c;
         }
     }
+}
+
+/// Pixel `i`'s colour and texture features, as a vote.
+#[inline]
+fn read_vote(f: &Field<'_>, i: usize) -> Option<Vote> {
+    let c = f
+        .img
+        .get(i.wrapping_mul(4)..i.wrapping_mul(4).wrapping_add(4))?;
+    let t = f.tex.get(
+        i.wrapping_mul(TEX_CHANNELS)..i.wrapping_mul(TEX_CHANNELS).wrapping_add(TEX_CHANNELS),
+    )?;
+    let mut v = [0u8; 4 + TEX_CHANNELS];
+    let (vc, vt) = v.split_at_mut(4);
+    vc.copy_from_slice(c);
+    vt.copy_from_slice(t);
+    Some(v)
 }
 
 /// Best-patch reconstruction: each hole pixel `q` in `holes` takes the colour that the
@@ -457,7 +525,7 @@ pub fn vote(f: &Field<'_>, nnf: &[u32], weight: &[u16], holes: &[u32], out: &mut
 /// shift low-passes texture; the final pass of Newson et al. (2017) replaces it with this
 /// winner-takes-all step, which restores the source's full sharpness once the field has
 /// converged. Ties go to the first patch in row-major order, so the result is deterministic.
-pub fn vote_best(f: &Field<'_>, nnf: &[u32], dist: &[u32], holes: &[u32], out: &mut [[u8; 4]]) {
+pub fn vote_best(f: &Field<'_>, nnf: &[u32], dist: &[u32], holes: &[u32], out: &mut [Vote]) {
     let w = f.width;
     let h = f.height;
     let r = f.radius;
@@ -485,16 +553,14 @@ pub fn vote_best(f: &Field<'_>, nnf: &[u32], dist: &[u32], holes: &[u32], out: &
             }
         }
         let src = best.map_or(q, |(_, src)| src);
-        if let Some(c) = f
-            .img
-            .get(src.wrapping_mul(4)..src.wrapping_mul(4).wrapping_add(4))
-        {
-            o.copy_from_slice(c);
+        if let Some(c) = read_vote(f, src) {
+            *o = c;
         }
     }
 }
 
-/// The per-level maps the kernels need, built from a hole map, for benches and tests.
+/// The per-level maps the kernels need, built from an image and its hole map, for benches
+/// and tests.
 #[derive(Debug, Default)]
 pub struct Maps {
     /// See [`Field::valid`].
@@ -503,17 +569,22 @@ pub struct Maps {
     pub target: Vec<u8>,
     /// See [`Field::spans`].
     pub spans: Vec<(u32, u32)>,
+    /// See [`Field::tex`] (hole pixels 0, as before the engine initialises them).
+    pub tex: Vec<u8>,
 }
 
 impl Maps {
-    /// Builds the maps for patch radius `radius` from `hole` (nonzero = hole).
+    /// Builds the maps for patch radius `radius` from the RGBA8 `img` and `hole` (nonzero =
+    /// hole).
     #[must_use]
-    pub fn new(hole: &[u8], width: usize, height: usize, radius: usize) -> Self {
+    pub fn new(img: &[u8], hole: &[u8], width: usize, height: usize, radius: usize) -> Self {
         let mut sums = crate::maps::HoleSums::default();
         sums.build(hole, width, height);
         let mut maps = Self::default();
         sums.valid_sources(radius, &mut maps.valid);
         sums.targets(radius, &mut maps.target, &mut maps.spans);
+        let mut scratch = crate::texture::Scratch::default();
+        crate::texture::compute(img, hole, width, height, &mut scratch, &mut maps.tex);
         maps
     }
 }

@@ -22,7 +22,11 @@
 //!    neighbours' matches shifted by one pixel (propagation) and random candidates in
 //!    windows of halving size around its best match (random search). Sources are only
 //!    patches lying wholly in the known region, precomputed per level; distances are integer
-//!    sums of squared RGBA differences with early termination.
+//!    sums of squared differences of RGBA and two texture features (mean |∂x|, |∂y| of luma
+//!    over 3×3, Newson et al. 2017) with early termination. The features are computed once
+//!    from the known pixels and are initialised, upsampled and voted like colours, so a
+//!    smooth first estimate of a hole between textured borders does not settle on flat
+//!    source patches.
 //! 4. **Voting.** Each hole pixel becomes the average of the pixels that all patches covering
 //!    it would put there, weighted by `exp(-d / 2σ²)` of the match distance, σ² the lower
 //!    quartile of distances (sharper than Wexler's 75th percentile). Search + vote is one EM step; coarse levels get
@@ -75,6 +79,7 @@ pub mod kernels;
 mod maps;
 mod options;
 mod pyramid;
+mod texture;
 
 use std::ops::ControlFlow;
 

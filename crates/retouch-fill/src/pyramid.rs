@@ -3,6 +3,9 @@
 //!
 //! Nothing here ever reads a colour under a hole pixel of the input: known pixels average
 //! only known children, and hole estimates come only from known pixels or earlier estimates.
+//! The texture features travel with the colours through all three.
+
+use crate::texture;
 
 /// One pyramid level: the current RGBA estimate (known pixels exact) and its hole map.
 #[derive(Debug, Default)]
@@ -13,7 +16,12 @@ pub(crate) struct Level {
     pub(crate) img: Vec<u8>,
     /// 1 where the pixel is to be filled, 0 where it is known.
     pub(crate) hole: Vec<u8>,
+    /// Texture features, [`texture::CHANNELS`] bytes per pixel, treated like colours:
+    /// averaged down, upsampled, initialised and voted with them.
+    pub(crate) tex: Vec<u8>,
 }
+
+const TC: usize = texture::CHANNELS;
 
 /// Builds `dst` as the half-size version of `src`.
 ///
@@ -34,6 +42,8 @@ pub(crate) fn downsample(src: &Level, dst: &mut Level) {
     dst.img.resize(w * h * 4, 0);
     dst.hole.clear();
     dst.hole.resize(w * h, 0);
+    dst.tex.clear();
+    dst.tex.resize(w * h * TC, 0);
     for y in 0..h {
         let y0 = 2 * y;
         let y1 = (2 * y + 1).min(src.height - 1);
@@ -41,6 +51,7 @@ pub(crate) fn downsample(src: &Level, dst: &mut Level) {
             let x0 = 2 * x;
             let x1 = (2 * x + 1).min(src.width - 1);
             let mut sum = [0u32; 4];
+            let mut tsum = [0u32; TC];
             let mut n = 0u32;
             // Duplicate children at odd borders are counted twice, which keeps the weights even.
             for (cx, cy) in [(x0, y0), (x1, y0), (x0, y1), (x1, y1)] {
@@ -54,12 +65,24 @@ pub(crate) fn downsample(src: &Level, dst: &mut Level) {
                     }
                     n += 1;
                 }
+                if let Some(t) = src.tex.get(i * TC..i * TC + TC) {
+                    for (acc, &v) in tsum.iter_mut().zip(t) {
+                        *acc += u32::from(v);
+                    }
+                }
             }
             let o = y * w + x;
             if n == 0 {
                 dst.hole[o] = 1;
-            } else if let Some(px) = dst.img.get_mut(o * 4..o * 4 + 4) {
+                continue;
+            }
+            if let Some(px) = dst.img.get_mut(o * 4..o * 4 + 4) {
                 for (d, s) in px.iter_mut().zip(sum) {
+                    *d = ((s + n / 2) / n) as u8;
+                }
+            }
+            if let Some(t) = dst.tex.get_mut(o * TC..o * TC + TC) {
+                for (d, s) in t.iter_mut().zip(tsum) {
                     *d = ((s + n / 2) / n) as u8;
                 }
             }
@@ -76,10 +99,11 @@ pub(crate) fn upsample_hole(coarse: &Level, fine: &mut Level) {
         return;
     }
     let fw = fine.width;
-    for (i, (&hole, px)) in fine
+    for (i, ((&hole, px), t)) in fine
         .hole
         .iter()
         .zip(fine.img.chunks_exact_mut(4))
+        .zip(fine.tex.chunks_exact_mut(TC))
         .enumerate()
     {
         if hole == 0 {
@@ -103,15 +127,24 @@ pub(crate) fn upsample_hole(coarse: &Level, fine: &mut Level) {
             (cx1, cy1, ax * ay),
         ];
         let mut acc = [0u32; 4];
+        let mut tacc = [0u32; TC];
         for (cx, cy, wgt) in weights {
-            let c = (cy * cw + cx) * 4;
-            if let Some(src) = coarse.img.get(c..c + 4) {
+            let c = cy * cw + cx;
+            if let Some(src) = coarse.img.get(c * 4..c * 4 + 4) {
                 for (a, &v) in acc.iter_mut().zip(src) {
+                    *a += u32::from(v) * wgt;
+                }
+            }
+            if let Some(src) = coarse.tex.get(c * TC..c * TC + TC) {
+                for (a, &v) in tacc.iter_mut().zip(src) {
                     *a += u32::from(v) * wgt;
                 }
             }
         }
         for (d, a) in px.iter_mut().zip(acc) {
+            *d = ((a + 8) / 16) as u8;
+        }
+        for (d, a) in t.iter_mut().zip(tacc) {
             *d = ((a + 8) / 16) as u8;
         }
     }
@@ -150,6 +183,7 @@ pub(crate) fn onion_init(level: &mut Level, queue: &mut Vec<u32>, done: &mut Vec
         let i = qi as usize;
         let (x, y) = (i % w, i / w);
         let mut acc = [0u32; 4];
+        let mut tacc = [0u32; TC];
         let mut n = 0u32;
         for nb in neighbours(x, y, w, h) {
             match done[nb] {
@@ -159,6 +193,11 @@ pub(crate) fn onion_init(level: &mut Level, queue: &mut Vec<u32>, done: &mut Vec
                             *a += u32::from(v);
                         }
                         n += 1;
+                    }
+                    if let Some(t) = level.tex.get(nb * TC..nb * TC + TC) {
+                        for (a, &v) in tacc.iter_mut().zip(t) {
+                            *a += u32::from(v);
+                        }
                     }
                 }
                 0 => {
@@ -172,6 +211,13 @@ pub(crate) fn onion_init(level: &mut Level, queue: &mut Vec<u32>, done: &mut Vec
             && let Some(px) = level.img.get_mut(i * 4..i * 4 + 4)
         {
             for (d, a) in px.iter_mut().zip(acc) {
+                *d = ((a + n / 2) / n) as u8;
+            }
+        }
+        if n > 0
+            && let Some(t) = level.tex.get_mut(i * TC..i * TC + TC)
+        {
+            for (d, a) in t.iter_mut().zip(tacc) {
                 *d = ((a + n / 2) / n) as u8;
             }
         }

@@ -1,0 +1,155 @@
+//! Texture features (Newson et al. 2017, "Non-local patch-based image inpainting", IPOL):
+//! per pixel, the mean absolute horizontal and vertical luma gradient over a small window,
+//! as two extra channels that the patch distance compares and the voting reconstructs.
+//!
+//! Colour alone cannot tell a smooth first estimate of the hole from a flat region of the
+//! source, so a fill that starts smooth settles on flat patches (blur, lost texture). With
+//! the features, a hole between textured borders carries "textured" features from the
+//! start (they are initialised and upsampled like colours), and flat source patches pay for
+//! the mismatch. The features are computed once, from the known pixels of the full-resolution
+//! image, and go down the pyramid with the colours; hole features are never computed from
+//! the estimate, they are voted from the source patches like colours are.
+
+/// Bytes per pixel of a feature map: mean |∂x luma|, mean |∂y luma|.
+pub(crate) const CHANNELS: usize = 2;
+
+/// Scale of the stored features: mean absolute central difference × `GAIN`, saturated at
+/// 255, so a step of `s` grey levels between neighbours stores about `2 s`. Measured on the
+/// benchmark photos at 512 px: gain 2 changed little, 4 lowered GMSD on every mask type
+/// (e.g. square 0.254 → 0.244) and raised scratch PSNR by 0.5 dB, 8 cost PSNR again.
+const GAIN: u32 = 4;
+
+/// Writes the feature map of an RGBA8 image into `tex` (`CHANNELS` bytes per pixel). Only
+/// known pixels (hole byte 0) are read: a gradient takes the nearest known neighbours on
+/// each side, and the window mean covers known pixels only. Hole pixels get 0 (the engine
+/// initialises them like colours). `luma` and `grad` are scratch.
+pub(crate) fn compute(
+    img: &[u8],
+    hole: &[u8],
+    width: usize,
+    height: usize,
+    scratch: &mut Scratch,
+    tex: &mut Vec<u8>,
+) {
+    let n = width * height;
+    let luma = &mut scratch.luma;
+    luma.clear();
+    luma.extend(img.chunks_exact(4).map(|p| {
+        ((77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2]) + 128) >> 8) as u8
+    }));
+    let known = |i: usize| hole.get(i).is_some_and(|&v| v == 0);
+    let y_at = |i: usize| i32::from(luma.get(i).copied().unwrap_or(0));
+    // Per-pixel |∂| × 2 (a neighbour difference), from the known neighbours on either side.
+    let diff = |i: usize, prev: Option<usize>, next: Option<usize>| -> u32 {
+        let p = prev.filter(|&j| known(j));
+        let q = next.filter(|&j| known(j));
+        match (p, q) {
+            (Some(a), Some(b)) => (y_at(b) - y_at(a)).unsigned_abs(),
+            (Some(a), None) => 2 * (y_at(i) - y_at(a)).unsigned_abs(),
+            (None, Some(b)) => 2 * (y_at(b) - y_at(i)).unsigned_abs(),
+            (None, None) => 0,
+        }
+    };
+    let grad = &mut scratch.grad;
+    grad.clear();
+    grad.resize(n * CHANNELS, 0);
+    for y in 0..height {
+        for x in 0..width {
+            let i = y * width + x;
+            if !known(i) {
+                continue;
+            }
+            let left = x.checked_sub(1).map(|xl| y * width + xl);
+            let right = (x + 1 < width).then_some(i + 1);
+            let up = y.checked_sub(1).map(|yu| yu * width + x);
+            let down = (y + 1 < height).then_some(i + width);
+            if let Some(g) = grad.get_mut(i * CHANNELS..i * CHANNELS + CHANNELS) {
+                g[0] = diff(i, left, right).min(255) as u8;
+                g[1] = diff(i, up, down).min(255) as u8;
+            }
+        }
+    }
+    // 3×3 mean over the known pixels of the window: a texture-energy descriptor, so that
+    // a patch is compared on how busy its surroundings are, not on exact edge positions.
+    tex.clear();
+    tex.resize(n * CHANNELS, 0);
+    for y in 0..height {
+        for x in 0..width {
+            let i = y * width + x;
+            if !known(i) {
+                continue;
+            }
+            let mut acc = [0u32; CHANNELS];
+            let mut count = 0u32;
+            for wy in y.saturating_sub(1)..(y + 2).min(height) {
+                for wx in x.saturating_sub(1)..(x + 2).min(width) {
+                    let j = wy * width + wx;
+                    if !known(j) {
+                        continue;
+                    }
+                    if let Some(g) = grad.get(j * CHANNELS..j * CHANNELS + CHANNELS) {
+                        for (a, &v) in acc.iter_mut().zip(g) {
+                            *a += u32::from(v);
+                        }
+                        count += 1;
+                    }
+                }
+            }
+            if let Some(t) = tex.get_mut(i * CHANNELS..i * CHANNELS + CHANNELS) {
+                for (d, a) in t.iter_mut().zip(acc) {
+                    // `a` sums neighbour differences (2× central): × GAIN / 2 per the scale.
+                    *d = ((a * GAIN / 2 + count / 2) / count.max(1)).min(255) as u8;
+                }
+            }
+        }
+    }
+}
+
+/// Reusable buffers for [`compute`].
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    luma: Vec<u8>,
+    grad: Vec<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_is_zero_and_stripes_are_not() {
+        let (w, h) = (8usize, 6usize);
+        // Vertical stripes, two pixels of 0 and two of 100 grey: horizontal texture only.
+        let img: Vec<u8> = (0..w * h)
+            .flat_map(|i| {
+                let v = if (i % w) / 2 % 2 == 0 { 0 } else { 100 };
+                [v, v, v, 255]
+            })
+            .collect();
+        let hole = vec![0u8; w * h];
+        let mut s = Scratch::default();
+        let mut tex = Vec::new();
+        compute(&img, &hole, w, h, &mut s, &mut tex);
+        let mid = (3 * w + 4) * CHANNELS;
+        assert!(tex[mid] > 40, "x feature {}", tex[mid]);
+        assert_eq!(tex[mid + 1], 0);
+        let flat = vec![128u8; w * h * 4];
+        compute(&flat, &hole, w, h, &mut s, &mut tex);
+        assert!(tex.iter().all(|&v| v == 0));
+    }
+
+    #[test]
+    fn hole_pixels_are_never_read() {
+        let (w, h) = (6usize, 5usize);
+        let mut img = vec![90u8; w * h * 4];
+        let mut hole = vec![0u8; w * h];
+        for i in [13usize, 14, 15] {
+            hole[i] = 1;
+            img[i * 4..i * 4 + 3].copy_from_slice(&[255, 0, 255]);
+        }
+        let mut s = Scratch::default();
+        let mut tex = Vec::new();
+        compute(&img, &hole, w, h, &mut s, &mut tex);
+        assert!(tex.iter().all(|&v| v == 0), "{tex:?}");
+    }
+}

@@ -49,6 +49,10 @@ pub enum StoreError {
     /// Encryption or decryption of a stored secret failed (wrong master key, tampered row).
     #[error("{0}")]
     Crypto(String),
+    /// Redis (shared rate limits) is misconfigured or unreachable. The message names the host,
+    /// never the URL's password.
+    #[error("redis: {0}")]
+    Redis(String),
 }
 
 impl StoreError {

@@ -2,6 +2,7 @@
 //!
 //! - [`images`]: result images in an object store (local disk by default, any S3-compatible
 //!   service at scale) behind signed expiring links.
+//! - [`limits`]: rate limits (GCRA), in process by default or in Redis shared by replicas.
 //! - [`state`]: gateway keys (hashed), virtual keys (encrypted), saved configs and usage records
 //!   in SQLite (default) or PostgreSQL (shared by replicas).
 //!
@@ -10,6 +11,7 @@
 
 mod error;
 pub mod images;
+pub mod limits;
 mod secret;
 pub mod state;
 
@@ -18,6 +20,7 @@ pub use images::{
     DEFAULT_LINK_TTL, DEFAULT_SWEEP_GRACE, ImageExt, ImageKey, ImageStore, InvalidKey, LinkError,
     LinkSigner, StoreLocation, StoredImage, UnknownExt,
 };
+pub use limits::{Decision, RateLimiter};
 pub use secret::SecretString;
 pub use state::StateStore;
 pub use state::configs::SavedConfig;

@@ -583,8 +583,7 @@ impl Maps {
         let mut maps = Self::default();
         sums.valid_sources(radius, &mut maps.valid);
         sums.targets(radius, &mut maps.target, &mut maps.spans);
-        let mut scratch = crate::texture::Scratch::default();
-        crate::texture::compute(img, hole, width, height, &mut scratch, &mut maps.tex);
+        crate::texture::compute(img, hole, width, height, &mut maps.tex);
         maps
     }
 }

@@ -22,94 +22,95 @@ const GAIN: u32 = 4;
 /// Writes the feature map of an RGBA8 image into `tex` (`CHANNELS` bytes per pixel). Only
 /// known pixels (hole byte 0) are read: a gradient takes the nearest known neighbours on
 /// each side, and the window mean covers known pixels only. Hole pixels get 0 (the engine
-/// initialises them like colours). `luma` and `grad` are scratch.
-pub(crate) fn compute(
-    img: &[u8],
-    hole: &[u8],
-    width: usize,
-    height: usize,
-    scratch: &mut Scratch,
-    tex: &mut Vec<u8>,
-) {
+/// initialises them like colours). The temporary buffers (about 3 bytes per pixel) are
+/// freed on return, so they do not add to the fill's peak memory.
+pub(crate) fn compute(img: &[u8], hole: &[u8], width: usize, height: usize, tex: &mut Vec<u8>) {
     let n = width * height;
-    let luma = &mut scratch.luma;
-    luma.clear();
-    luma.extend(img.chunks_exact(4).map(|p| {
-        ((77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2]) + 128) >> 8) as u8
-    }));
-    let known = |i: usize| hole.get(i).is_some_and(|&v| v == 0);
-    let y_at = |i: usize| i32::from(luma.get(i).copied().unwrap_or(0));
-    // Per-pixel |∂| × 2 (a neighbour difference), from the known neighbours on either side.
-    let diff = |i: usize, prev: Option<usize>, next: Option<usize>| -> u32 {
-        let p = prev.filter(|&j| known(j));
-        let q = next.filter(|&j| known(j));
-        match (p, q) {
-            (Some(a), Some(b)) => (y_at(b) - y_at(a)).unsigned_abs(),
-            (Some(a), None) => 2 * (y_at(i) - y_at(a)).unsigned_abs(),
-            (None, Some(b)) => 2 * (y_at(b) - y_at(i)).unsigned_abs(),
-            (None, None) => 0,
-        }
-    };
-    let grad = &mut scratch.grad;
-    grad.clear();
-    grad.resize(n * CHANNELS, 0);
-    for y in 0..height {
-        for x in 0..width {
-            let i = y * width + x;
-            if !known(i) {
-                continue;
-            }
-            let left = x.checked_sub(1).map(|xl| y * width + xl);
-            let right = (x + 1 < width).then_some(i + 1);
-            let up = y.checked_sub(1).map(|yu| yu * width + x);
-            let down = (y + 1 < height).then_some(i + width);
-            if let Some(g) = grad.get_mut(i * CHANNELS..i * CHANNELS + CHANNELS) {
-                g[0] = diff(i, left, right).min(255) as u8;
-                g[1] = diff(i, up, down).min(255) as u8;
-            }
-        }
-    }
-    // 3×3 mean over the known pixels of the window: a texture-energy descriptor, so that
-    // a patch is compared on how busy its surroundings are, not on exact edge positions.
     tex.clear();
     tex.resize(n * CHANNELS, 0);
+    if n == 0 || img.len() < n * 4 || hole.len() < n {
+        return;
+    }
+    let luma: Vec<u8> = img
+        .chunks_exact(4)
+        .map(|p| {
+            ((77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2]) + 128) >> 8) as u8
+        })
+        .collect();
+    // Per-pixel |∂| × 2 (a neighbour difference), from the known neighbours on either side.
+    let diff = |i: usize, prev: Option<usize>, next: Option<usize>| -> u8 {
+        let y = |j: usize| i32::from(luma[j]);
+        let d = match (
+            prev.filter(|&j| hole[j] == 0),
+            next.filter(|&j| hole[j] == 0),
+        ) {
+            (Some(a), Some(b)) => (y(b) - y(a)).unsigned_abs(),
+            (Some(a), None) => 2 * (y(i) - y(a)).unsigned_abs(),
+            (None, Some(b)) => 2 * (y(b) - y(i)).unsigned_abs(),
+            (None, None) => 0,
+        };
+        d.min(255) as u8
+    };
+    let mut grad = vec![[0u8; CHANNELS]; n];
     for y in 0..height {
         for x in 0..width {
             let i = y * width + x;
-            if !known(i) {
+            if hole[i] != 0 {
                 continue;
             }
-            let mut acc = [0u32; CHANNELS];
-            let mut count = 0u32;
-            for wy in y.saturating_sub(1)..(y + 2).min(height) {
-                for wx in x.saturating_sub(1)..(x + 2).min(width) {
-                    let j = wy * width + wx;
-                    if !known(j) {
-                        continue;
-                    }
-                    if let Some(g) = grad.get(j * CHANNELS..j * CHANNELS + CHANNELS) {
-                        for (a, &v) in acc.iter_mut().zip(g) {
-                            *a += u32::from(v);
-                        }
-                        count += 1;
-                    }
+            let left = (x > 0).then(|| i - 1);
+            let right = (x + 1 < width).then_some(i + 1);
+            let up = (y > 0).then(|| i - width);
+            let down = (y + 1 < height).then_some(i + width);
+            grad[i] = [diff(i, left, right), diff(i, up, down)];
+        }
+    }
+    // 3×3 mean over the known pixels of the window: a texture-energy descriptor, so that a
+    // patch is compared on how busy its surroundings are, not on exact edge positions.
+    // Separable: horizontal sums (x, y, count) in a ring of three rows, then vertical.
+    let horizontal = |y: usize, out: &mut [[u16; 3]]| {
+        for (x, o) in out.iter_mut().enumerate() {
+            let mut a = [0u16; 3];
+            for wx in x.saturating_sub(1)..(x + 2).min(width) {
+                let j = y * width + wx;
+                if hole[j] == 0 {
+                    a[0] += u16::from(grad[j][0]);
+                    a[1] += u16::from(grad[j][1]);
+                    a[2] += 1;
                 }
             }
-            if let Some(t) = tex.get_mut(i * CHANNELS..i * CHANNELS + CHANNELS) {
-                for (d, a) in t.iter_mut().zip(acc) {
-                    // `a` sums neighbour differences (2× central): × GAIN / 2 per the scale.
-                    *d = ((a * GAIN / 2 + count / 2) / count.max(1)).min(255) as u8;
+            *o = a;
+        }
+    };
+    let mut ring = vec![[0u16; 3]; 3 * width];
+    for y in 0..height.min(2) {
+        horizontal(y, &mut ring[y * width..(y + 1) * width]);
+    }
+    for y in 0..height {
+        // Rows y - 1 and y are in the ring; add row y + 1 (row 1 is already there at y = 0).
+        if y >= 1 && y + 1 < height {
+            let k = (y + 1) % 3;
+            horizontal(y + 1, &mut ring[k * width..(k + 1) * width]);
+        }
+        let rows = y.saturating_sub(1)..(y + 2).min(height);
+        for x in 0..width {
+            let i = y * width + x;
+            if hole[i] != 0 {
+                continue;
+            }
+            let mut acc = [0u32; 3];
+            for wy in rows.clone() {
+                for (a, &v) in acc.iter_mut().zip(&ring[(wy % 3) * width + x]) {
+                    *a += u32::from(v);
                 }
+            }
+            let count = acc[2].max(1);
+            for (c, &a) in acc[..CHANNELS].iter().enumerate() {
+                // `a` sums neighbour differences (2× central): × GAIN / 2 per the scale.
+                tex[i * CHANNELS + c] = ((a * GAIN / 2 + count / 2) / count).min(255) as u8;
             }
         }
     }
-}
-
-/// Reusable buffers for [`compute`].
-#[derive(Debug, Default)]
-pub(crate) struct Scratch {
-    luma: Vec<u8>,
-    grad: Vec<u8>,
 }
 
 #[cfg(test)]
@@ -127,14 +128,13 @@ mod tests {
             })
             .collect();
         let hole = vec![0u8; w * h];
-        let mut s = Scratch::default();
         let mut tex = Vec::new();
-        compute(&img, &hole, w, h, &mut s, &mut tex);
+        compute(&img, &hole, w, h, &mut tex);
         let mid = (3 * w + 4) * CHANNELS;
         assert!(tex[mid] > 40, "x feature {}", tex[mid]);
         assert_eq!(tex[mid + 1], 0);
         let flat = vec![128u8; w * h * 4];
-        compute(&flat, &hole, w, h, &mut s, &mut tex);
+        compute(&flat, &hole, w, h, &mut tex);
         assert!(tex.iter().all(|&v| v == 0));
     }
 
@@ -147,9 +147,8 @@ mod tests {
             hole[i] = 1;
             img[i * 4..i * 4 + 3].copy_from_slice(&[255, 0, 255]);
         }
-        let mut s = Scratch::default();
         let mut tex = Vec::new();
-        compute(&img, &hole, w, h, &mut s, &mut tex);
+        compute(&img, &hole, w, h, &mut tex);
         assert!(tex.iter().all(|&v| v == 0), "{tex:?}");
     }
 }

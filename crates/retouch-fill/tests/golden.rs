@@ -72,7 +72,7 @@ fn golden_checksums_per_option_set() {
             90,
             MaskKind::Scratch,
             FillOptions::new().patch_size(5),
-            "38e9ea8030cd97ff44edb808c34cf823",
+            "cc15f8c9d0a2dc0df95cd8137d38bc84",
         ),
         (
             "levels1-iter4",

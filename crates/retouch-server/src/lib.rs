@@ -5,6 +5,8 @@
 //! production listener needs: header and body timeouts, HTTP/1.1 and HTTP/2, and a bounded
 //! graceful drain on shutdown.
 
+mod accounts;
+mod auth;
 mod error;
 mod extract;
 mod handlers;
@@ -16,7 +18,10 @@ mod routes;
 mod serve;
 mod shutdown;
 mod state;
+mod usage;
 
+pub use accounts::Accounts;
+pub use auth::AuthOptions;
 pub use error::ErrorResponse;
 pub use routes::app;
 pub use serve::{ServeOptions, serve};

@@ -16,14 +16,20 @@ use tracing::Instrument;
 use crate::error::ErrorResponse;
 use crate::state::AppState;
 
+/// The request's `x-request-id`, as a request extension for the layers and handlers inside
+/// (usage records carry it).
+#[derive(Debug, Clone)]
+pub(crate) struct RequestId(pub(crate) String);
+
 /// Assigns a request id, logs the request when it completes, and stamps the headers every
 /// response carries.
 pub(crate) async fn request_context(
     State(_state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let id = format!("req_{}", uuid::Uuid::new_v4().simple());
+    request.extensions_mut().insert(RequestId(id.clone()));
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();

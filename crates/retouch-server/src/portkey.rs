@@ -3,7 +3,9 @@
 //! Request: `x-portkey-provider`, `-api-key`, `-config` (JSON, or the id of a config saved on
 //! the server), `-custom-host`, `-trace-id`, `-metadata`, `-request-timeout`,
 //! `-forward-headers`, `-virtual-key`, `-azure-{resource-name,deployment-id,api-version}`, and
-//! `Authorization: Bearer` (else `x-portkey-api-key`) as the provider key.
+//! `Authorization: Bearer` (else `x-portkey-api-key`) as the provider key — unless it is a
+//! gateway key (`rtk_…`), which authenticates the caller to us and is never sent upstream.
+//! A config id is looked up in the server TOML's `[configs]` first, then in the state store.
 //! Response: `x-portkey-provider`, `-last-used-option-index`, `-retry-attempt-count`,
 //! `-trace-id` (echoed, or generated), `-cache-status: DISABLED` (edits are never cached), and
 //! the upstream's request id as `x-upstream-request-id` (our own `x-request-id` stays ours).
@@ -13,13 +15,17 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 use retouch_api::{ApiError, EditRequest};
-use retouch_gateway::{Gateway, Provider, RouteConfig, RouteReport, RouteRequest, Secret};
+use retouch_gateway::{Provider, RouteConfig, RouteReport, RouteRequest, Secret};
 use tokio_util::sync::CancellationToken;
+
+use crate::auth;
+use crate::state::AppState;
 
 /// Target fields a request may give as headers instead of in a config:
 /// `(header, config field)`.
-const TARGET_HEADERS: [(&str, &str); 5] = [
+const TARGET_HEADERS: [(&str, &str); 6] = [
     ("x-portkey-provider", "provider"),
+    ("x-portkey-virtual-key", "virtual_key"),
     ("x-portkey-custom-host", "custom_host"),
     ("x-portkey-azure-resource-name", "resource_name"),
     ("x-portkey-azure-deployment-id", "deployment_id"),
@@ -68,33 +74,28 @@ pub(crate) fn trace_id(headers: &HeaderMap) -> HeaderValue {
 }
 
 /// Reads every Portkey header of a request.
-pub(crate) fn routing(
-    gateway: &Gateway,
+pub(crate) async fn routing(
+    state: &AppState,
     headers: &HeaderMap,
     request: Arc<EditRequest>,
     cancel: CancellationToken,
 ) -> Result<Routing, ApiError> {
     let trace_id = trace_id(headers);
-    if text(headers, "x-portkey-virtual-key")?.is_some() {
-        return Err(ApiError::invalid_request(
-            "Virtual keys are not configured on this server: send the provider key in x-portkey-api-key, Authorization, or the config's 'api_key'.",
-            Some("x-portkey-virtual-key"),
-        )
-        .with_code("virtual_keys_not_configured"));
-    }
+    // Both headers must be text even when only one is used.
+    text(headers, header::AUTHORIZATION.as_str())?;
+    text(headers, "x-portkey-api-key")?;
     let mut route = RouteRequest::new(request, cancel);
-    route.config = config(gateway, headers)?;
+    route.config = config(state, headers).await?;
+    route.virtual_keys = state
+        .accounts()
+        .map(crate::accounts::Accounts::virtual_keys);
     // The Portkey SDK sends its own gateway key in x-portkey-api-key and the provider key in
     // Authorization; the docs' curl sends only x-portkey-api-key. Authorization wins when both.
-    let bearer = text(headers, header::AUTHORIZATION.as_str())?
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|k| !k.is_empty());
-    route.caller_key = bearer
-        .or(text(headers, "x-portkey-api-key")?)
+    // A gateway key in either is ours alone (the auth layer checked it): never a provider key.
+    let provider_key = |key: &str| !auth::is_gateway_key(key);
+    route.caller_key = auth::bearer(headers)
+        .filter(|k| provider_key(k))
+        .or_else(|| auth::portkey_api_key(headers).filter(|k| provider_key(k)))
         .map(Secret::new);
     if let Some(metadata) = text(headers, "x-portkey-metadata")? {
         route.metadata = serde_json::from_str(metadata).map_err(|_| {
@@ -135,7 +136,8 @@ pub(crate) fn routing(
 /// The config a request names: `x-portkey-config` (JSON or a saved id), completed by the
 /// target headers when it is a single target without a provider; or one built from the target
 /// headers alone; or none (the default route).
-fn config(gateway: &Gateway, headers: &HeaderMap) -> Result<Option<RouteConfig>, ApiError> {
+async fn config(state: &AppState, headers: &HeaderMap) -> Result<Option<RouteConfig>, ApiError> {
+    let gateway = state.gateway();
     let mut fields = serde_json::Map::new();
     for (name, field) in TARGET_HEADERS {
         if let Some(value) = text(headers, name)? {
@@ -157,7 +159,8 @@ fn config(gateway: &Gateway, headers: &HeaderMap) -> Result<Option<RouteConfig>,
         }
     }
     let Some(spec) = text(headers, "x-portkey-config")? else {
-        if !fields.contains_key("provider") {
+        // A virtual key alone names its provider.
+        if !fields.contains_key("provider") && !fields.contains_key("virtual_key") {
             return Ok(None);
         }
         return RouteConfig::from_value(serde_json::Value::Object(fields))
@@ -174,14 +177,20 @@ fn config(gateway: &Gateway, headers: &HeaderMap) -> Result<Option<RouteConfig>,
             });
     };
     if !spec.starts_with('{') {
-        return match gateway.settings().configs.get(spec) {
-            Some(config) => Ok(Some(config.clone())),
-            None => Err(ApiError::invalid_request(
+        if let Some(config) = gateway.settings().configs.get(spec) {
+            return Ok(Some(config.clone()));
+        }
+        let saved = match state.accounts() {
+            Some(accounts) => accounts.saved_config(spec).await?,
+            None => None,
+        };
+        return saved.map(Some).ok_or_else(|| {
+            ApiError::invalid_request(
                 format!("Invalid config: no config with id '{spec}' is saved on this server; send the config as JSON or use a saved id."),
                 Some("x-portkey-config"),
             )
-            .with_code("invalid_config")),
-        };
+            .with_code("invalid_config")
+        });
     }
     let mut value: serde_json::Value = serde_json::from_str(spec).map_err(|e| {
         ApiError::invalid_request(
@@ -191,12 +200,15 @@ fn config(gateway: &Gateway, headers: &HeaderMap) -> Result<Option<RouteConfig>,
         .with_code("invalid_config")
     })?;
     if let Some(object) = value.as_object_mut() {
-        let is_single_without_provider = !object.contains_key("strategy")
-            && !object.contains_key("targets")
-            && !object.contains_key("provider");
-        if is_single_without_provider {
+        let is_single = !object.contains_key("strategy") && !object.contains_key("targets");
+        let has_provider = object.contains_key("provider");
+        if is_single {
             for (field, v) in fields {
-                object.entry(field).or_insert(v);
+                // A single target with its own provider still takes the virtual key header
+                // (its credential); the other target headers only fill in a missing provider.
+                if !has_provider || field == "virtual_key" {
+                    object.entry(field).or_insert(v);
+                }
             }
         }
     }

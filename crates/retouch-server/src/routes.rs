@@ -7,13 +7,27 @@ use axum::routing::{get, post};
 
 use crate::handlers::{files, images, meta};
 use crate::state::AppState;
-use crate::{middleware, playground};
+use crate::{auth, middleware, playground, usage};
 
 /// Builds the whole application for `state`.
 pub fn app(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/v1/images/edits", post(images::edit))
+    // `/v1/*` needs a gateway key once keys exist. Layers run outermost-last: auth first, so
+    // the layers and handlers inside can read its `Caller`.
+    let v1 = Router::new()
+        .route(
+            "/v1/images/edits",
+            post(images::edit).layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                usage::record,
+            )),
+        )
         .route("/v1/models", get(meta::models))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+    let api = Router::new()
+        .merge(v1)
         .route("/images/{file}", get(files::get_image))
         .route("/health", get(meta::health))
         // Our extractor enforces its own limits while streaming; axum's default 2 MB cap

@@ -6,6 +6,7 @@ use std::time::Duration;
 use retouch_gateway::Gateway;
 use retouch_store::ImageStore;
 
+use crate::accounts::Accounts;
 use crate::shutdown::Shutdown;
 
 /// Bounds on what one request may send. Checked while the body streams in.
@@ -42,6 +43,9 @@ impl Default for Limits {
 #[derive(Debug, Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
+    /// The state store's services; `None` serves without auth, virtual keys, saved configs
+    /// or usage records.
+    accounts: Option<Arc<Accounts>>,
 }
 
 #[derive(Debug)]
@@ -72,7 +76,20 @@ impl AppState {
                 shutdown,
                 public_url,
             }),
+            accounts: None,
         }
+    }
+
+    /// Adds the state store's services: gateway-key auth on `/v1`, virtual keys, saved
+    /// configs by id, usage records.
+    #[must_use]
+    pub fn with_accounts(mut self, accounts: Accounts) -> Self {
+        self.accounts = Some(Arc::new(accounts));
+        self
+    }
+
+    pub(crate) fn accounts(&self) -> Option<&Accounts> {
+        self.accounts.as_deref()
     }
 
     pub(crate) fn gateway(&self) -> &Gateway {

@@ -50,6 +50,8 @@ pub(crate) struct ProviderSection {
     pub(crate) resource_name: Option<String>,
     pub(crate) deployment_id: Option<String>,
     pub(crate) api_version: Option<String>,
+    /// Most upstream calls open to this provider at once, per replica (no cap when absent).
+    pub(crate) max_concurrency: Option<std::num::NonZeroUsize>,
 }
 
 /// One `[models]` alias: `{ provider = "a1111", model = "…" }` or `{ config = "<id>" }`.
@@ -83,6 +85,10 @@ pub(crate) struct ServerSection {
     pub(crate) body_timeout: Option<u64>,
     pub(crate) shutdown_timeout: Option<u64>,
     pub(crate) insecure_no_auth: Option<bool>,
+    /// State database URL (`postgres://…` or `sqlite://…`); default `<data_dir>/retouch.db`.
+    pub(crate) database_url: Option<String>,
+    /// Require a gateway key on `/v1` even before any exists.
+    pub(crate) require_auth: Option<bool>,
 }
 
 /// `[engine]`: the local content-aware fill engine.
@@ -106,27 +112,50 @@ impl FileConfig {
     }
 
     /// The gateway tables as validated settings; `env` looks up `api_key_env` variables.
+    /// Fails with every problem found, one per line.
     pub(crate) fn gateway_settings(
         &self,
         env: impl Fn(&str) -> Option<String>,
     ) -> anyhow::Result<GatewaySettings> {
+        self.gateway_settings_all(env)
+            .map_err(|problems| anyhow::Error::msg(problems.join("\n")))
+    }
+
+    /// As [`gateway_settings`](Self::gateway_settings), with each problem (naming its path)
+    /// as one entry, so `retouch config check` can list them all.
+    pub(crate) fn gateway_settings_all(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<GatewaySettings, Vec<String>> {
         let mut settings = GatewaySettings::default();
+        let mut problems = Vec::new();
         for (name, section) in &self.providers {
-            let entry = provider_entry(name, section, &env)?;
-            settings.providers.insert(name.clone(), entry);
+            match provider_entry(name, section, &env) {
+                Ok(entry) => {
+                    settings.providers.insert(name.clone(), entry);
+                }
+                Err(error) => problems.push(format!("{error:#}")),
+            }
         }
         for (id, value) in &self.configs {
-            let json = serde_json::to_value(value)
-                .with_context(|| format!("configs.{id}: not representable as JSON"))?;
-            let config = RouteConfig::from_value(json).map_err(|e| {
-                anyhow::anyhow!(
-                    "configs.{id}: {}",
-                    e.to_string()
-                        .replacen("config", "", 1)
-                        .trim_start_matches('.')
-                )
-            })?;
-            settings.configs.insert(id.clone(), config);
+            let config = serde_json::to_value(value)
+                .map_err(|_| format!("configs.{id}: not representable as JSON"))
+                .and_then(|json| {
+                    RouteConfig::from_value(json).map_err(|e| {
+                        format!(
+                            "configs.{id}: {}",
+                            e.to_string()
+                                .replacen("config", "", 1)
+                                .trim_start_matches('.')
+                        )
+                    })
+                });
+            match config {
+                Ok(config) => {
+                    settings.configs.insert(id.clone(), config);
+                }
+                Err(problem) => problems.push(problem),
+            }
         }
         for (alias, section) in &self.models {
             let target = match (&section.provider, &section.config, &section.model) {
@@ -136,7 +165,10 @@ impl FileConfig {
                 },
                 (None, Some(config), None) => ModelAlias::Config(config.clone()),
                 (Some(_), Some(_), _) | (None, Some(_), Some(_)) | (None, None, _) => {
-                    bail!("models.{alias}: give either provider (and optionally model) or config")
+                    problems.push(format!(
+                        "models.{alias}: give either provider (and optionally model) or config"
+                    ));
+                    continue;
                 }
             };
             settings.models.insert(alias.clone(), target);
@@ -146,8 +178,18 @@ impl FileConfig {
             Some(id) if self.configs.contains_key(id) => DefaultRoute::Config(id.to_owned()),
             Some(name) => DefaultRoute::Provider(name.to_owned()),
         };
-        settings.check().map_err(anyhow::Error::msg)?;
-        Ok(settings)
+        // Cross-references are checked once everything they point at parsed; before that a
+        // broken config would be reported twice.
+        if problems.is_empty()
+            && let Err(problem) = settings.check()
+        {
+            problems.push(problem);
+        }
+        if problems.is_empty() {
+            Ok(settings)
+        } else {
+            Err(problems)
+        }
     }
 }
 
@@ -197,6 +239,9 @@ fn provider_entry(
         base_url,
         api_key,
         azure,
+        max_concurrency: section
+            .max_concurrency
+            .map(retouch_gateway::limits::ConcurrencyCap::new),
     })
 }
 

@@ -1,8 +1,11 @@
 //! `retouch`: the OpenAI-compatible image-edit server, gateway and command-line editor.
 
 mod config;
+mod configs;
 mod edit;
+mod keys;
 mod serve;
+mod state;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +24,14 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Fill the transparent (or masked) area of an image from the rest of it.
     Edit(edit::EditArgs),
+    /// Manage gateway keys (what callers send in `Authorization: Bearer rtk_…`).
+    Keys(keys::KeysArgs),
+    /// Manage virtual keys (provider keys stored encrypted, used by `x-portkey-virtual-key`).
+    VirtualKeys(keys::VirtualKeysArgs),
+    /// Manage saved configs (used by id in `x-portkey-config`).
+    Configs(configs::ConfigsArgs),
+    /// Check the server's TOML configuration file.
+    Config(configs::ConfigArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -28,6 +39,15 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Edit(args) => edit::run(args),
+        Command::Keys(args) => keys::run_keys(args),
+        Command::VirtualKeys(args) => keys::run_virtual_keys(args),
+        Command::Configs(args) => configs::run_configs(args),
+        Command::Config(args) => match configs::run_config(args) {
+            Ok(true) => Ok(()),
+            // The problems are printed already; only the exit status is left to give.
+            Ok(false) => return std::process::ExitCode::FAILURE,
+            Err(error) => Err(error),
+        },
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

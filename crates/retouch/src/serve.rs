@@ -8,11 +8,12 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use retouch_gateway::{Gateway, LocalEngine, LocalEngineConfig, UpstreamClient, UpstreamConfig};
-use retouch_server::{AppState, Limits, ServeOptions, Shutdown};
+use retouch_server::{Accounts, AppState, AuthOptions, Limits, ServeOptions, Shutdown};
 use retouch_store::{ImageStore, LinkSigner, StoreLocation};
 use tokio::net::TcpListener;
 
 use crate::config::FileConfig;
+use crate::state::StateLocation;
 
 /// Options of `retouch serve`. Each flag can also come from the environment variable shown,
 /// and from the `[server]` table of `--config`; flags win over the file.
@@ -24,9 +25,22 @@ pub(crate) struct ServeArgs {
     /// Port to bind; 0 picks a free one (the address is printed on stdout).
     #[arg(long, env = "RETOUCH_PORT")]
     port: Option<u16>,
-    /// Directory for the link-signing key and hosted images.
+    /// Directory for the state database (SQLite default), link-signing and master keys, and
+    /// hosted images.
     #[arg(long, env = "RETOUCH_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// State database (gateway keys, virtual keys, saved configs, usage): postgres://… to
+    /// share it between replicas, or sqlite://…; default `<data-dir>/retouch.db`.
+    #[arg(long, env = "RETOUCH_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Require a gateway key on /v1 even before any exists (otherwise auth starts with the
+    /// first `retouch keys create`).
+    #[arg(long, env = "RETOUCH_REQUIRE_AUTH")]
+    require_auth: bool,
+    /// How long a verified key (and "keys exist") is trusted before the database is asked
+    /// again, in milliseconds, at most 5000. For tests.
+    #[arg(long, env = "RETOUCH_AUTH_CACHE_MS", hide = true)]
+    auth_cache_ms: Option<u64>,
     /// TOML configuration file.
     #[arg(long, env = "RETOUCH_CONFIG")]
     config: Option<PathBuf>,
@@ -58,7 +72,7 @@ pub(crate) struct ServeArgs {
     /// Seconds in-flight requests may keep running after SIGTERM/SIGINT.
     #[arg(long, env = "RETOUCH_SHUTDOWN_TIMEOUT")]
     shutdown_timeout: Option<u64>,
-    /// Allow binding a non-loopback address without gateway keys.
+    /// Allow binding a non-loopback address while no gateway key is required.
     #[arg(long, env = "RETOUCH_INSECURE_NO_AUTH")]
     insecure_no_auth: bool,
     /// Log format.
@@ -106,6 +120,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let gateway_settings = file
         .gateway_settings(|var| std::env::var(var).ok())
         .context("in the gateway tables of the config file")?;
+    let state_location = StateLocation::resolve(args.data_dir, args.database_url, &file);
     let server = file.server;
     let host = args
         .host
@@ -113,18 +128,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let port = args.port.or(server.port).unwrap_or(8787);
     let insecure = args.insecure_no_auth || server.insecure_no_auth.unwrap_or(false);
-    if !host.is_loopback() && !insecure {
-        bail!(
-            "refusing to serve {host} without authentication: bind a loopback address, or pass \
-             --insecure-no-auth to expose the API to the network unauthenticated"
-        );
-    }
-    let data_dir = args
-        .data_dir
-        .or(server.data_dir)
-        .unwrap_or_else(|| PathBuf::from("retouch-data"));
+    let data_dir = state_location.data_dir.clone();
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+    let state_store = state_location.open().await?;
+    let master = state_location.master_key()?;
+    let auth = AuthOptions {
+        require_auth: args.require_auth || server.require_auth.unwrap_or(false),
+        cache_ttl: args
+            .auth_cache_ms
+            .map_or(AuthOptions::default().cache_ttl, |ms| {
+                Duration::from_millis(ms.min(5000))
+            }),
+    };
+    let accounts = Accounts::new(state_store.clone(), master, auth)
+        .await
+        .context("reading gateway keys from the state database")?;
+    let auth_required = accounts.auth_required().await;
+    if !host.is_loopback() && !insecure && !auth_required {
+        bail!(
+            "refusing to serve {host} without authentication: create a gateway key \
+             (`retouch keys create --name NAME`) or pass --require-auth, bind a loopback \
+             address, or pass --insecure-no-auth to expose the API to the network \
+             unauthenticated"
+        );
+    }
 
     let signer = match std::env::var("RETOUCH_LINK_SECRET") {
         Ok(secret) if !secret.is_empty() => LinkSigner::from_secret(secret.as_bytes())
@@ -177,7 +205,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         limits,
         shutdown.clone(),
         args.public_url.or(server.public_url),
-    );
+    )
+    .with_accounts(accounts);
     let app = retouch_server::app(state);
 
     let listener = TcpListener::bind(SocketAddr::new(host, port))
@@ -185,7 +214,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("binding {host}:{port}"))?;
     let local_addr = listener.local_addr().context("reading the bound address")?;
     announce(local_addr)?;
-    tracing::info!(address = %local_addr, data_dir = %data_dir.display(), "retouch is serving");
+    tracing::info!(
+        address = %local_addr,
+        data_dir = %data_dir.display(),
+        state = %state_location.describe(),
+        auth = if auth_required { "gateway key required" } else { "open (no gateway keys yet)" },
+        "retouch is serving"
+    );
 
     let sweeper = tokio::spawn(async move { store.sweep_every(SWEEP_INTERVAL).await });
     let mut options = ServeOptions::default();
@@ -196,6 +231,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("serving")?;
     sweeper.abort();
+    state_store.close().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 mod raw;
 pub mod settings;
+pub mod virtual_keys;
 
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use crate::routing::strategy::Strategy;
 use raw::{RawConfig, RawRetry, RawStrategy};
 
 pub use settings::{DefaultRoute, GatewaySettings, ModelAlias, ProviderEntry};
+pub use virtual_keys::{VirtualCredential, VirtualKeys};
 
 /// Most retries one target may ask for (Portkey documents "up to 5"; its code has no cap).
 pub const MAX_RETRY_ATTEMPTS: u32 = 10;

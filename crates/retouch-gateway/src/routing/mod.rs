@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::Gateway;
-use crate::config::{Inherited, Leaf, ModelAlias, Node, NodeKind, RouteConfig};
+use crate::config::{Inherited, Leaf, ModelAlias, Node, NodeKind, RouteConfig, VirtualKeys};
 use crate::output::{EditCall, EditEvent, EditOutput, ProviderKind};
 use crate::providers::{
     AZURE_DEFAULT_API_VERSION, AzureApi, AzureSettings, Provider, ProviderOutput, ProviderTarget,
@@ -57,6 +57,9 @@ pub struct RouteRequest {
     pub forward_headers: Option<Vec<String>>,
     /// Cancelled when the client goes away.
     pub cancel: CancellationToken,
+    /// Where targets' `virtual_key` ids are looked up; `None` means the server keeps none, so
+    /// a target naming one is refused.
+    pub virtual_keys: Option<Arc<dyn VirtualKeys>>,
 }
 
 impl RouteRequest {
@@ -71,6 +74,7 @@ impl RouteRequest {
             request_timeout: None,
             forward_headers: None,
             cancel,
+            virtual_keys: None,
         }
     }
 }
@@ -350,7 +354,16 @@ impl<'a> Run<'a> {
             .model
             .as_deref()
             .and_then(|m| gateway.settings().models.get(m));
-        let (provider_name, alias_model) = match (&leaf.provider, alias) {
+        let virtual_key = match &leaf.virtual_key {
+            Some(id) => Some(self.virtual_key(id, &node.path).await?),
+            None => None,
+        };
+        // The target's own provider wins; a virtual key supplies one when the target has none.
+        let provider = leaf
+            .provider
+            .as_ref()
+            .or(virtual_key.as_ref().map(|vk| &vk.provider));
+        let (provider_name, alias_model) = match (provider, alias) {
             (Some(name), _) => (name.clone(), leaf.model.clone()),
             (None, Some(ModelAlias::Target { provider, model })) => {
                 (provider.clone(), model.clone())
@@ -368,6 +381,9 @@ impl<'a> Run<'a> {
             }
         };
         let resolved = gateway.resolve(&provider_name, &node.path)?;
+        if let Some(vk) = &virtual_key {
+            check_virtual_key_provider(vk, &resolved, leaf, &node.path)?;
+        }
         let request = if settings.override_params.is_empty() {
             Arc::clone(&route.request)
         } else {
@@ -389,14 +405,6 @@ impl<'a> Run<'a> {
                     (None, false) => ModelRules::Passthrough,
                 };
                 let edit = rules.validate(&request)?;
-                if leaf.virtual_key.is_some() {
-                    return Err(ApiError::invalid_request(
-                        "Virtual keys are not configured on this server: send the provider key in the config's 'api_key', x-portkey-api-key or Authorization.",
-                        Some("x-portkey-virtual-key"),
-                    )
-                    .with_code("virtual_keys_not_configured")
-                    .into());
-                }
                 let caller_key = if self.named {
                     route.caller_key.clone()
                 } else {
@@ -418,7 +426,14 @@ impl<'a> Run<'a> {
                 });
                 let target = ProviderTarget {
                     base_url: settings.custom_host.clone().or(base_url),
-                    api_key: leaf.api_key.clone().or(caller_key).or(api_key),
+                    // DESIGN.md "Credentials": the config's key, a virtual key, the caller's
+                    // own key, the server's.
+                    api_key: leaf
+                        .api_key
+                        .clone()
+                        .or(virtual_key.map(|vk| vk.api_key))
+                        .or(caller_key)
+                        .or(api_key),
                     azure: azure_settings(leaf).or(azure),
                     forward_headers,
                     override_params: settings.override_params.clone(),
@@ -497,6 +512,22 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Looks a target's virtual key up; an unknown id is the caller's 400.
+    async fn virtual_key(
+        &self,
+        id: &str,
+        path: &str,
+    ) -> Result<crate::config::VirtualCredential, RouteFailure> {
+        let Some(resolver) = &self.route.virtual_keys else {
+            return Err(crate::config::virtual_keys::unknown(id, path).into());
+        };
+        match resolver.resolve(id).await {
+            Ok(Some(credential)) => Ok(credential),
+            Ok(None) => Err(crate::config::virtual_keys::unknown(id, path).into()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     async fn local(
         &self,
         node: &Node,
@@ -567,6 +598,33 @@ async fn with_timeout<T>(
             )
             .with_code("request_timeout"))
         })
+}
+
+/// A virtual key is for one provider: refuse a target that would send it elsewhere (a request
+/// naming another provider, or the local engine).
+fn check_virtual_key_provider(
+    vk: &crate::config::VirtualCredential,
+    resolved: &Resolved,
+    leaf: &Leaf,
+    path: &str,
+) -> Result<(), ApiError> {
+    let target = match resolved {
+        Resolved::Local => "local",
+        Resolved::Remote { provider, .. } => provider.slug(),
+    };
+    if target == vk.provider {
+        return Ok(());
+    }
+    let named = leaf.provider.as_deref().unwrap_or(target);
+    Err(ApiError::invalid_request(
+        format!(
+            "{path}: the virtual key is for provider '{}', but the target's provider is '{named}'. \
+             Drop the provider (the virtual key names it) or use a virtual key for '{named}'.",
+            vk.provider
+        ),
+        Some("x-portkey-virtual-key"),
+    )
+    .with_code("virtual_key_provider_mismatch"))
 }
 
 /// Azure settings written on the target itself (config fields or `x-portkey-azure-*`).

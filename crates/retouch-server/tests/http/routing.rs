@@ -498,7 +498,7 @@ async fn unknown_provider_and_virtual_keys_are_clear_400s() {
         StatusCode::BAD_REQUEST,
         "invalid_request_error",
         Some("x-portkey-virtual-key"),
-        "Virtual keys are not configured",
+        "no virtual key 'vk-1' exists",
     )
     .await;
 }

@@ -11,6 +11,7 @@
 
 pub mod config;
 mod http;
+pub mod limits;
 pub mod local;
 pub mod mask;
 mod output;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use url::Url;
 
 use super::RouteConfig;
+use crate::limits::ConcurrencyCap;
 use crate::providers::{AzureSettings, Provider, Secret};
 
 /// A provider configured on the server (`[providers.<name>]`).
@@ -20,6 +21,9 @@ pub struct ProviderEntry {
     pub api_key: Option<Secret>,
     /// Azure settings (Azure OpenAI only).
     pub azure: Option<AzureSettings>,
+    /// `max_concurrency`: the most upstream calls this replica has open to the provider at
+    /// once, over all requests and their fanned-out calls; `None` for no cap.
+    pub max_concurrency: Option<ConcurrencyCap>,
 }
 
 /// What a model alias (`[models]`) stands for.

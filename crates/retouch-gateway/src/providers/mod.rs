@@ -9,6 +9,10 @@
 //! each naming the provider in `ApiError::provider` and never containing the key.
 //!
 //! The local engine is not here: routing dispatches `Local` to [`crate::LocalEngine`] itself.
+//!
+//! A target's [`ConcurrencyCap`] (`max_concurrency` on a configured provider) is applied here,
+//! one permit per upstream call, the wait counted against the attempt's deadline (see
+//! [`crate::limits`]).
 
 mod a1111;
 mod azure_openai;
@@ -31,6 +35,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::http::UpstreamClient;
+use crate::limits::ConcurrencyCap;
 use crate::output::ProviderKind;
 
 pub use gemini::DEFAULT_MODEL as GEMINI_DEFAULT_MODEL;
@@ -112,12 +117,22 @@ impl Provider {
         }
     }
 
+    /// Whether an attempt is exactly one upstream call (the OpenAI family, where the upstream
+    /// makes all `n` images), as opposed to one call per image.
+    fn one_call_per_attempt(self) -> bool {
+        match self {
+            Self::OpenAi | Self::AzureOpenAi | Self::OpenAiCompatible => true,
+            Self::StabilityAi | Self::A1111 | Self::Gemini | Self::IoPaint => false,
+        }
+    }
+
     /// Runs one attempt of an edit against `target`.
     ///
     /// `request` is the caller's request (file bytes are shared, never copied); `edit` its
     /// parameters resolved by the model's rules (`n`, size, output format). Adapters for
     /// providers that make one image per call fan `n` out in parallel (at most
-    /// [`MAX_FAN_OUT`] at a time) and fail as a whole when one call fails.
+    /// [`MAX_FAN_OUT`] at a time) and fail as a whole when one call fails. The attempt,
+    /// waits for the target's concurrency cap included, ends by `target.timeout`.
     pub async fn edit(
         self,
         request: &EditRequest,
@@ -125,21 +140,27 @@ impl Provider {
         target: &ProviderTarget,
         client: &UpstreamClient,
     ) -> Result<ProviderOutput, ApiError> {
-        let call = Call {
-            provider: self,
-            request,
-            edit,
-            target,
-            client,
-        };
-        let result = match self {
-            Self::OpenAi => openai::edit(&call).await,
-            Self::AzureOpenAi => azure_openai::edit(&call).await,
-            Self::StabilityAi => stability::edit(&call).await,
-            Self::A1111 => a1111::edit(&call).await,
-            Self::Gemini => gemini::edit(&call).await,
-            Self::IoPaint => iopaint::edit(&call).await,
-            Self::OpenAiCompatible => openai_compatible::edit(&call).await,
+        let now = tokio::time::Instant::now();
+        // A caller's absurd timeout must not overflow the clock; a day is forever here.
+        let deadline = now
+            .checked_add(target.timeout)
+            .unwrap_or(now + std::time::Duration::from_secs(86_400));
+        let result = match (&target.concurrency, self.one_call_per_attempt()) {
+            (Some(cap), true) => {
+                self.edit_holding(cap, request, edit, target, client, deadline)
+                    .await
+            }
+            (Some(_) | None, _) => {
+                let call = Call {
+                    provider: self,
+                    request,
+                    edit,
+                    target,
+                    client,
+                    deadline,
+                };
+                self.dispatch(&call).await
+            }
         };
         result.map_err(|e| {
             if e.provider.is_none() {
@@ -148,6 +169,58 @@ impl Provider {
                 e
             }
         })
+    }
+}
+
+impl Provider {
+    async fn dispatch(self, call: &Call<'_>) -> Result<ProviderOutput, ApiError> {
+        match self {
+            Self::OpenAi => openai::edit(call).await,
+            Self::AzureOpenAi => azure_openai::edit(call).await,
+            Self::StabilityAi => stability::edit(call).await,
+            Self::A1111 => a1111::edit(call).await,
+            Self::Gemini => gemini::edit(call).await,
+            Self::IoPaint => iopaint::edit(call).await,
+            Self::OpenAiCompatible => openai_compatible::edit(call).await,
+        }
+    }
+
+    /// A one-call attempt under a cap: the permit is held for the whole call, and for a
+    /// streamed answer until its stream ends; the upstream gets what is left of the deadline.
+    async fn edit_holding(
+        self,
+        cap: &ConcurrencyCap,
+        request: &EditRequest,
+        edit: &ValidatedEdit,
+        target: &ProviderTarget,
+        client: &UpstreamClient,
+        deadline: tokio::time::Instant,
+    ) -> Result<ProviderOutput, ApiError> {
+        let permit = cap.acquire(self.slug(), deadline).await?;
+        let target = ProviderTarget {
+            timeout: deadline.saturating_duration_since(tokio::time::Instant::now()),
+            ..target.clone()
+        };
+        let call = Call {
+            provider: self,
+            request,
+            edit,
+            target: &target,
+            client,
+            deadline,
+        };
+        match self.dispatch(&call).await? {
+            ProviderOutput::Images(images) => Ok(ProviderOutput::Images(images)),
+            ProviderOutput::Stream(mut stream) => {
+                let body = stream.body;
+                stream.body = Box::pin(body.map(move |chunk| {
+                    // The permit lives as long as this closure, i.e. until the stream is dropped.
+                    let _held = &permit;
+                    chunk
+                }));
+                Ok(ProviderOutput::Stream(stream))
+            }
+        }
     }
 }
 
@@ -168,6 +241,8 @@ pub(crate) struct Call<'a> {
     pub(crate) edit: &'a ValidatedEdit,
     pub(crate) target: &'a ProviderTarget,
     pub(crate) client: &'a UpstreamClient,
+    /// When the whole attempt must be over (`target.timeout` after it began).
+    pub(crate) deadline: tokio::time::Instant,
 }
 
 impl Call<'_> {
@@ -206,13 +281,18 @@ impl Call<'_> {
             .or(self.request.model.as_deref())
     }
 
-    /// Sends `request` with the target's timeout and returns the body of a 2xx answer; any
+    /// Sends `request` within the attempt's deadline and returns the body of a 2xx answer; any
     /// other status becomes the OpenAI-shaped error [`error::upstream_status`] makes of it.
+    /// Under a concurrency cap the call first waits for a permit (out of the same deadline).
     pub(crate) async fn exchange(&self, request: RequestBuilder) -> Result<Bytes, ApiError> {
-        let response = self
-            .client
-            .send(self.slug(), request, self.target.timeout)
-            .await?;
+        let _permit = match &self.target.concurrency {
+            Some(cap) => Some(cap.acquire(self.slug(), self.deadline).await?),
+            None => None,
+        };
+        let left = self
+            .deadline
+            .saturating_duration_since(tokio::time::Instant::now());
+        let response = self.client.send(self.slug(), request, left).await?;
         if !response.status.is_success() {
             return Err(error::upstream_status(
                 self,

@@ -8,6 +8,8 @@ use reqwest::RequestBuilder;
 use reqwest::header::{HeaderName, HeaderValue};
 use url::Url;
 
+use crate::limits::ConcurrencyCap;
+
 /// A provider credential. Its `Debug` and `Display` print `***`; the value is only ever written
 /// into the auth header of the request to the provider it belongs to, and scrubbed from any
 /// upstream message that echoes it.
@@ -95,8 +97,11 @@ pub struct ProviderTarget {
     pub override_params: serde_json::Map<String, serde_json::Value>,
     /// Model to ask for instead of the request's.
     pub model: Option<String>,
-    /// Deadline for the whole attempt (all fanned-out calls included).
+    /// Deadline for the whole attempt (all fanned-out calls, and waits for `concurrency`,
+    /// included).
     pub timeout: Duration,
+    /// The configured provider's cap on concurrent upstream calls (`max_concurrency`).
+    pub concurrency: Option<ConcurrencyCap>,
 }
 
 impl Default for ProviderTarget {
@@ -109,6 +114,7 @@ impl Default for ProviderTarget {
             override_params: serde_json::Map::new(),
             model: None,
             timeout: Duration::from_secs(120),
+            concurrency: None,
         }
     }
 }

@@ -148,6 +148,10 @@ impl From<ApiError> for RouteFailure {
 
 /// Where a target's provider name leads.
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one short-lived value per target per request; boxing would only add an allocation"
+)]
 enum Resolved {
     Local,
     Remote {
@@ -155,6 +159,7 @@ enum Resolved {
         base_url: Option<url::Url>,
         api_key: Option<Secret>,
         azure: Option<AzureSettings>,
+        concurrency: Option<crate::limits::ConcurrencyCap>,
     },
 }
 
@@ -225,6 +230,7 @@ impl Gateway {
                 base_url: entry.base_url.clone(),
                 api_key: entry.api_key.clone(),
                 azure: entry.azure.clone(),
+                concurrency: entry.max_concurrency.clone(),
             });
         }
         match Provider::from_slug(name) {
@@ -233,6 +239,7 @@ impl Gateway {
                 base_url: None,
                 api_key: None,
                 azure: None,
+                concurrency: None,
             }),
             None => Err(crate::config::ConfigError {
                 path: format!("{path}.provider"),
@@ -397,6 +404,7 @@ impl<'a> Run<'a> {
                 base_url,
                 api_key,
                 azure,
+                concurrency,
             } => {
                 let model = alias_model.or_else(|| request.model.clone());
                 let rules = match (&model, provider.streams()) {
@@ -440,6 +448,7 @@ impl<'a> Run<'a> {
                     model: model.clone().filter(|m| Some(m) != request.model.as_ref()),
                     timeout: timeout
                         .map_or(ProviderTarget::default().timeout, |t| t + ADAPTER_GRACE),
+                    concurrency,
                 };
                 let policy = settings.retry.clone().unwrap_or(RetryPolicy {
                     attempts: 0,

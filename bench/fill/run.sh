@@ -41,7 +41,10 @@ fi
 
 echo "== building the Rust driver"
 # Not --locked: the engine is a path dependency and may gain dependencies of its own.
-cargo build --quiet --release --manifest-path "$here/driver/Cargo.toml"
+# Built from inside driver/ so that driver/.cargo/config.toml (target-dir = bench/fill/target)
+# applies: cargo reads config from the working directory, not from --manifest-path, and a
+# build elsewhere would leave a stale driver at the path below.
+(cd "$here/driver" && cargo build --quiet --release)
 driver="$here/target/release/fill-bench-driver"
 
 echo "== checking the bench's metrics and masks"

@@ -72,6 +72,8 @@ struct Plan {
     /// Single-level fills (holes thinner than a patch) keep the averaged votes, which
     /// measured better there (the best patch costs ~0.8 dB on thin scratches).
     finest: bool,
+    /// Full resolution (of any fill): the last level processed.
+    last: bool,
 }
 
 impl Filler {
@@ -144,6 +146,7 @@ impl Filler {
                 seed: options.seed ^ (li as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
                 parallel: options.parallel,
                 finest: li == 0 && count > 1,
+                last: li == 0,
             };
             run_level(level, coarse, s, &plan)?;
             let report = Progress {
@@ -250,6 +253,11 @@ fn run_level(
         r -= 1;
     }
     s.sums.targets(r, &mut s.target, &mut s.spans);
+    if plan.last {
+        // The summed-area table (4 bytes per pixel) is not needed past this point; at full
+        // resolution it would otherwise sit beside the field and its distances at the peak.
+        s.sums.release();
+    }
     s.holes.clear();
     s.holes.extend(
         level
@@ -269,6 +277,10 @@ fn run_level(
         }
     }
     init_field(level, coarse, s, r, &mut rng);
+    if plan.last {
+        // The coarser level's field has been scaled up; free it before the peak.
+        s.prev_nnf = Vec::new();
+    }
     // Above the coarsest level the upsampled field is already close, so the random search
     // only refines locally; a full-image window would cost ~log2(size) extra distances per
     // pixel for matches that almost never win.

@@ -30,6 +30,11 @@ impl HoleSums {
         }
     }
 
+    /// Frees the table's memory (the next [`build`](Self::build) allocates it again).
+    pub(crate) fn release(&mut self) {
+        self.sums = Vec::new();
+    }
+
     /// Number of hole pixels in the box `[x0, x1) × [y0, y1)` (already clipped to the image).
     fn count(&self, x0: usize, y0: usize, x1: usize, y1: usize) -> u32 {
         let s = self.width + 1;

@@ -45,9 +45,23 @@ pub(crate) async fn app() -> TestApp {
 
 pub(crate) async fn app_with(options: Options) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let signer = LinkSigner::load_or_create(&dir.path().join("link-signing.key")).unwrap();
+    let (state, shutdown, engine) = state_in(dir.path(), options).await;
+    TestApp {
+        router: retouch_server::app(state),
+        shutdown,
+        dir,
+        engine,
+    }
+}
+
+/// The app state for a server whose data lives in `dir` (no state store: callers add one).
+pub(crate) async fn state_in(
+    dir: &std::path::Path,
+    options: Options,
+) -> (AppState, Shutdown, LocalEngine) {
+    let signer = LinkSigner::load_or_create(&dir.join("link-signing.key")).unwrap();
     let store = ImageStore::open(
-        &StoreLocation::Local(dir.path().join("images")),
+        &StoreLocation::Local(dir.join("images")),
         signer,
         Duration::from_secs(3600),
     )
@@ -67,12 +81,7 @@ pub(crate) async fn app_with(options: Options) -> TestApp {
         shutdown.clone(),
         None,
     );
-    TestApp {
-        router: retouch_server::app(state),
-        shutdown,
-        dir,
-        engine,
-    }
+    (state, shutdown, engine)
 }
 
 impl TestApp {

@@ -43,7 +43,8 @@ impl IntoResponse for ErrorResponse {
             HeaderValue::from_static("application/json"),
         );
         if let Some(after) = error.retry_after {
-            let secs = after.as_secs().max(1);
+            // Rounded up: a client that waits the advertised seconds must not be early.
+            let secs = (after.as_secs() + u64::from(after.subsec_nanos() > 0)).max(1);
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
             headers.insert(
                 "retry-after-ms",

@@ -7,19 +7,25 @@ use axum::routing::{get, post};
 
 use crate::handlers::{files, images, meta};
 use crate::state::AppState;
-use crate::{auth, middleware, playground, usage};
+use crate::{auth, middleware, playground, ratelimit, usage};
 
 /// Builds the whole application for `state`.
 pub fn app(state: AppState) -> Router {
     // `/v1/*` needs a gateway key once keys exist. Layers run outermost-last: auth first, so
-    // the layers and handlers inside can read its `Caller`.
+    // the layers and handlers inside can read its `Caller`; then the rate limit, so a refused
+    // request costs neither its upload nor a usage record.
     let v1 = Router::new()
         .route(
             "/v1/images/edits",
-            post(images::edit).layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                usage::record,
-            )),
+            post(images::edit)
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    usage::record,
+                ))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    ratelimit::limit,
+                )),
         )
         .route("/v1/models", get(meta::models))
         .route_layer(axum::middleware::from_fn_with_state(

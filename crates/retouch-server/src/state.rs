@@ -7,6 +7,7 @@ use retouch_gateway::Gateway;
 use retouch_store::ImageStore;
 
 use crate::accounts::Accounts;
+use crate::ratelimit::{RateLimitState, RateLimits};
 use crate::shutdown::Shutdown;
 
 /// Bounds on what one request may send. Checked while the body streams in.
@@ -46,6 +47,8 @@ pub struct AppState {
     /// The state store's services; `None` serves without auth, virtual keys, saved configs
     /// or usage records.
     accounts: Option<Arc<Accounts>>,
+    /// Per-caller request limits; `None` when no limit is set.
+    rate_limits: Option<Arc<RateLimitState>>,
 }
 
 #[derive(Debug)]
@@ -77,7 +80,21 @@ impl AppState {
                 public_url,
             }),
             accounts: None,
+            rate_limits: None,
         }
+    }
+
+    /// Sets per-caller rate limits on `/v1/images/edits` (no limit is the default).
+    #[must_use]
+    pub fn with_rate_limits(mut self, limits: RateLimits) -> Self {
+        self.rate_limits = limits
+            .is_enabled()
+            .then(|| Arc::new(RateLimitState::new(limits)));
+        self
+    }
+
+    pub(crate) fn rate_limits(&self) -> Option<&RateLimitState> {
+        self.rate_limits.as_deref()
     }
 
     /// Adds the state store's services: gateway-key auth on `/v1`, virtual keys, saved

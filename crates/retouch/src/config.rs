@@ -25,6 +25,8 @@ pub(crate) struct FileConfig {
     #[serde(default)]
     pub(crate) engine: EngineSection,
     #[serde(default)]
+    pub(crate) limits: LimitsSection,
+    #[serde(default)]
     pub(crate) providers: BTreeMap<String, ProviderSection>,
     #[serde(default)]
     pub(crate) models: BTreeMap<String, ModelSection>,
@@ -89,6 +91,16 @@ pub(crate) struct ServerSection {
     pub(crate) database_url: Option<String>,
     /// Require a gateway key on `/v1` even before any exists.
     pub(crate) require_auth: Option<bool>,
+    /// Redis (`redis://…`) for rate-limit budgets shared by every replica; default in process.
+    pub(crate) redis_url: Option<String>,
+}
+
+/// `[limits]`: per-caller rate limits (none by default).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LimitsSection {
+    /// Requests to `/v1/images/edits` per minute for each gateway key (or client address).
+    pub(crate) requests_per_minute: Option<u32>,
 }
 
 /// `[engine]`: the local content-aware fill engine.
@@ -321,5 +333,35 @@ default = "safe"
             .unwrap_err()
             .to_string();
         assert!(e.contains("nowhere"), "{e}");
+    }
+
+    #[test]
+    fn limits_redis_and_provider_concurrency_are_read() {
+        let config = FileConfig::parse(
+            "[server]\nredis_url = \"redis://127.0.0.1:6379\"\n\
+             [limits]\nrequests_per_minute = 60\n\
+             [providers.lama]\nkind = \"iopaint\"\nmax_concurrency = 2\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.server.redis_url.as_deref(),
+            Some("redis://127.0.0.1:6379")
+        );
+        assert_eq!(config.limits.requests_per_minute, Some(60));
+        let settings = config.gateway_settings(|_| None).unwrap();
+        let cap = settings.providers["lama"].max_concurrency.as_ref().unwrap();
+        assert_eq!(cap.max(), 2);
+        // No cap unless asked; 0 is refused (a provider nobody may call is a typo).
+        let open = FileConfig::parse("[providers.lama]\nkind = \"iopaint\"\n").unwrap();
+        let settings = open.gateway_settings(|_| None).unwrap();
+        assert!(settings.providers["lama"].max_concurrency.is_none());
+        assert!(
+            FileConfig::parse("[providers.lama]\nkind = \"iopaint\"\nmax_concurrency = 0\n")
+                .is_err()
+        );
+        let error = FileConfig::parse("[limits]\nrequests_per_hour = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("requests_per_hour"), "{error}");
     }
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use retouch_gateway::{Gateway, LocalEngine, LocalEngineConfig, UpstreamClient, UpstreamConfig};
-use retouch_server::{Accounts, AppState, AuthOptions, Limits, ServeOptions, Shutdown};
-use retouch_store::{ImageStore, LinkSigner, StoreLocation};
+use retouch_server::{Accounts, AppState, AuthOptions, Limits, RateLimits, ServeOptions, Shutdown};
+use retouch_store::{ImageStore, LinkSigner, RateLimiter, StoreLocation};
 use tokio::net::TcpListener;
 
 use crate::config::FileConfig;
@@ -41,6 +41,14 @@ pub(crate) struct ServeArgs {
     /// again, in milliseconds, at most 5000. For tests.
     #[arg(long, env = "RETOUCH_AUTH_CACHE_MS", hide = true)]
     auth_cache_ms: Option<u64>,
+    /// Redis (redis://[user:password@]host[:port][/db]) holding rate-limit budgets, so every
+    /// replica pointed at it enforces one limit; default: in process.
+    #[arg(long, env = "RETOUCH_REDIS_URL")]
+    redis_url: Option<String>,
+    /// Requests to /v1/images/edits each gateway key (or client address) may make per minute;
+    /// default: no limit.
+    #[arg(long, env = "RETOUCH_REQUESTS_PER_MINUTE")]
+    requests_per_minute: Option<u32>,
     /// TOML configuration file.
     #[arg(long, env = "RETOUCH_CONFIG")]
     config: Option<PathBuf>,
@@ -189,6 +197,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(secs) = args.body_timeout.or(server.body_timeout) {
         limits.body_timeout = Duration::from_secs(secs);
     }
+    let rate_limits = rate_limits(
+        args.redis_url.or(server.redis_url),
+        args.requests_per_minute.or(file.limits.requests_per_minute),
+    )
+    .await?;
     let upstream = UpstreamClient::new(UpstreamConfig::default())
         .context("building the upstream HTTP client")?;
     tracing::info!(
@@ -206,7 +219,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         shutdown.clone(),
         args.public_url.or(server.public_url),
     )
-    .with_accounts(accounts);
+    .with_accounts(accounts)
+    .with_rate_limits(rate_limits);
     let app = retouch_server::app(state);
 
     let listener = TcpListener::bind(SocketAddr::new(host, port))
@@ -234,6 +248,39 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state_store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The rate limits from flags and `[limits]`; a Redis URL is checked (`PING`) here, so a wrong
+/// one stops start-up instead of silently leaving the limits in process.
+async fn rate_limits(
+    redis_url: Option<String>,
+    requests_per_minute: Option<u32>,
+) -> anyhow::Result<RateLimits> {
+    if requests_per_minute == Some(0) {
+        bail!("limits.requests_per_minute must be at least 1; leave it out for no limit");
+    }
+    let limiter = match redis_url.filter(|url| !url.is_empty()) {
+        Some(url) => RateLimiter::connect_redis(&url).await.context(
+            "connecting to Redis (--redis-url / RETOUCH_REDIS_URL / [server] redis_url)",
+        )?,
+        None => RateLimiter::in_process(),
+    };
+    match (requests_per_minute, &limiter) {
+        (Some(n), RateLimiter::Redis(redis)) => tracing::info!(
+            requests_per_minute = n,
+            redis = redis.endpoint(),
+            "rate limits shared through Redis"
+        ),
+        (Some(n), RateLimiter::InProcess(_)) => tracing::info!(
+            requests_per_minute = n,
+            "rate limits kept in process (per replica)"
+        ),
+        (None, _) => {}
+    }
+    Ok(RateLimits {
+        requests_per_minute,
+        limiter,
+    })
 }
 
 /// Prints the one line scripts wait for.

@@ -1,0 +1,126 @@
+//! `retouch serve` with rate limits: a Redis URL that does not answer stops start-up with a
+//! clear message, and (when `RETOUCH_TEST_REDIS_URL` is set) `--requests-per-minute` with
+//! `--redis-url` refuses the request past the limit with OpenAI's 429.
+
+#![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+
+fn retouch() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_retouch"))
+}
+
+fn free_port() -> u16 {
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    socket.local_addr().unwrap().port()
+}
+
+#[test]
+fn an_unreachable_redis_stops_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("redis://:s3cr3tpass@127.0.0.1:{}", free_port());
+    let output = retouch()
+        .args(["serve", "--port", "0", "--requests-per-minute", "5"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("--redis-url")
+        .arg(&url)
+        .env_remove("RETOUCH_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("connecting to Redis"), "{stderr}");
+    assert!(
+        !stderr.contains("s3cr3tpass"),
+        "the password leaked: {stderr}"
+    );
+
+    let output = retouch()
+        .args(["serve", "--port", "0", "--redis-url", "http://nope"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("invalid Redis URL"), "{stderr}");
+}
+
+/// Kills the server when the test ends, however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn requests_past_the_limit_are_refused_through_redis() {
+    let Ok(redis) = std::env::var("RETOUCH_TEST_REDIS_URL") else {
+        eprintln!("RETOUCH_TEST_REDIS_URL is not set: skipping the serve + Redis limit test");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = retouch()
+        .args(["serve", "--port", "0", "--requests-per-minute", "2"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("--redis-url")
+        .arg(&redis)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+
+    // Requests come from 127.0.0.<random>, so reruns against the same Redis start afresh.
+    let from = std::net::Ipv4Addr::new(127, 0, rand_octet(), rand_octet());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let statuses: Vec<u16> = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .local_address(std::net::IpAddr::V4(from))
+            .build()
+            .unwrap();
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            let response = client
+                .post(format!("{base}/v1/images/edits"))
+                .multipart(reqwest::multipart::Form::new().text("prompt", "x"))
+                .send()
+                .await
+                .unwrap();
+            statuses.push(response.status().as_u16());
+            if response.status() == 429 {
+                let body: serde_json::Value = response.json().await.unwrap();
+                assert_eq!(body["error"]["code"], "rate_limit_exceeded", "{body}");
+            }
+        }
+        statuses
+    });
+    assert_eq!(statuses, [400, 400, 429]);
+    drop(server);
+}
+
+fn rand_octet() -> u8 {
+    // Not 0 or 255; the clock's nanoseconds are random enough to keep reruns apart.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    u8::try_from(nanos % 250).unwrap() + 1
+}

@@ -10,9 +10,10 @@ ROOT=$PWD
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# Debian packages the end-to-end suites use (Chromium for the browser test).
+# Debian packages the suites use (Chromium for the browser test, Redis for shared rate limits).
 apt_needed=()
 command -v chromium >/dev/null 2>&1 || apt_needed+=(chromium)
+command -v redis-server >/dev/null 2>&1 || apt_needed+=(redis-server)
 if [ ${#apt_needed[@]} -gt 0 ]; then
   step "installing Debian packages: ${apt_needed[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -27,8 +28,8 @@ if [ -z "${SKIP_LINT:-}" ]; then
   cargo clippy --workspace --all-targets --locked -- -D warnings
 fi
 
-# Real engines on loopback for the store's backend tests: PostgreSQL and an S3-compatible
-# server (moto). Both are stopped on exit, whatever happens.
+# Real engines on loopback for the store's backend tests: PostgreSQL, an S3-compatible
+# server (moto) and Redis. All are stopped on exit, whatever happens.
 SERVICES="$ROOT/target/test-services"
 mkdir -p "$SERVICES"
 cleanup() {
@@ -36,6 +37,7 @@ cleanup() {
     as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast stop >/dev/null 2>&1 || true
   fi
   if [ -n "${MOTO_PID:-}" ]; then kill "$MOTO_PID" 2>/dev/null || true; fi
+  if [ -n "${REDIS_PID:-}" ]; then kill "$REDIS_PID" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 
@@ -93,9 +95,27 @@ start_moto() {
   echo "moto S3 on 127.0.0.1:$port"
 }
 
-step "starting PostgreSQL and an S3 server on loopback"
+# Redis for the shared rate-limit tests: no persistence, loopback only, in the foreground
+# of a background job so the trap can stop it by pid.
+start_redis() {
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p "$SERVICES/redis"
+  redis-server --save '' --appendonly no --port "$port" --bind 127.0.0.1 \
+    --dir "$SERVICES/redis" >"$SERVICES/redis.log" 2>&1 &
+  REDIS_PID=$!
+  for _ in $(seq 1 100); do
+    if redis-cli -p "$port" ping >/dev/null 2>&1; then break; fi
+    sleep 0.1
+  done
+  export RETOUCH_TEST_REDIS_URL="redis://127.0.0.1:$port"
+  echo "Redis on 127.0.0.1:$port"
+}
+
+step "starting PostgreSQL, an S3 server and Redis on loopback"
 start_postgres
 start_moto
+start_redis
 
 step "cargo test"
 cargo test --workspace --locked

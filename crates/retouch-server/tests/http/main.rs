@@ -13,5 +13,6 @@ mod edits;
 mod links;
 mod malformed;
 mod pressure;
+mod ratelimit;
 mod routing;
 mod streaming;

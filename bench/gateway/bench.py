@@ -156,7 +156,8 @@ class Bench:
         if gw.start is None:
             return None, mock_port
         port = free_port()
-        fill = {"PORT": str(port), "MOCK": str(mock_port), "WORK": str(WORK)}
+        fill = {"PORT": str(port), "MOCK": str(mock_port), "WORK": str(WORK),
+                "DRIVER": str(self.driver)}
         cmd = [part.format(**fill) for part in gw.start]
         if gw.name == "litellm":
             write_litellm_config(mock_port)
@@ -280,6 +281,12 @@ def gateways(retouch: Path) -> list[Gateway]:
     return [
         Gateway("direct", "-", "the loader posts straight to the mock"),
         Gateway(
+            "relay", "-", "`relay` (bench driver): reads the whole body into one buffer and "
+            "forwards it with hyper/reqwest; no parsing, no logging — the floor for any gateway "
+            "that buffers the request",
+            start=["{DRIVER}/relay", "--port", "{PORT}", "--upstream", "http://127.0.0.1:{MOCK}"],
+        ),
+        Gateway(
             "retouch", retouch_version(), "`retouch serve`, Portkey headers "
             "(`x-portkey-provider: openai`, `x-portkey-custom-host`, `x-portkey-api-key`)",
             start=[str(retouch), "serve", "--port", "{PORT}", "--data-dir", "{WORK}/retouch-data"],
@@ -313,6 +320,9 @@ def gateways(retouch: Path) -> list[Gateway]:
 
 
 def retouch_version() -> str:
+    if os.environ.get("RETOUCH_VERSION"):
+        return os.environ["RETOUCH_VERSION"]
+
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True,
                               text=True).stdout.strip()
@@ -349,6 +359,8 @@ def machine() -> dict:
 
 
 def main() -> int:
+    # A SIGTERM unwinds like Ctrl-C, so every `finally` stops the gateway and mock it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--driver", type=Path, required=True, help="the driver's release dir")
     parser.add_argument("--retouch", type=Path, required=True, help="the retouch binary")

@@ -45,9 +45,9 @@ def correctness(entry: dict) -> str:
     failed = sum(p["requests"] - p["ok"] for p in phases)
     parts = []
     if mismatched:
-        parts.append(f"{mismatched} images altered or missing at the upstream")
+        parts.append(f"{mismatched} image(s) altered or missing at the upstream")
     if failed:
-        parts.append(f"{failed} requests not answered 200 with an image")
+        parts.append(f"{failed} request(s) not answered 200 with an image")
     return "**no**: " + ", ".join(parts)
 
 
@@ -140,9 +140,11 @@ def _peer_rows(derived: dict) -> list[str]:
     def times(ours: float | None, theirs: float | None) -> str:
         if ours is None or theirs is None:
             return "–"
-        if ours <= 0:
-            return f"{_signed(ours)} ms vs {_signed(theirs)} ms"
-        return f"{theirs / ours:.1f}× less"
+        if ours <= 0 or theirs <= 0:
+            return f"{ours:.2f} vs {theirs:.2f}"
+        if theirs >= ours:
+            return f"{theirs / ours:.1f}× less"
+        return f"{ours / theirs:.1f}× more"
 
     for peer in ("portkey", "litellm"):
         p = derived.get(peer)
@@ -184,6 +186,15 @@ def render(results: dict, before: dict | None) -> str:
                      f"| {_yes(ratio is not None and ratio <= TARGET_MEMORY_RATIO)} |")
         lines.append(f"| every image reaches the upstream byte-identical, every answer 200 "
                      f"| {us['correct']} | {_yes(us['correct'] == 'yes')} |")
+        floor = derived.get("relay", {}).get("overhead_c1")
+        if floor is not None and o1 is not None:
+            lines += [
+                "",
+                f"For scale: the `relay` row below, a bare store-and-forward relay with no "
+                f"parsing at all, adds {_signed(floor)} ms at concurrency 1 on this machine — "
+                f"the cost of the second 4 MB hop itself. retouch adds {_signed(o1 - floor)} ms "
+                f"on top of that floor.",
+            ]
     lines += [
         "",
         "## Latency",
@@ -214,6 +225,9 @@ def render(results: dict, before: dict | None) -> str:
         for g in failures:
             lines.append(f"- **{g['name']}** {g['version']}: {g['error']}")
         lines.append("")
+    seen = _failures_seen(results)
+    if seen:
+        lines += ["## Failed requests", "", *seen, ""]
     if before:
         lines += _before_after(before, results)
     lines += [
@@ -226,8 +240,8 @@ def render(results: dict, before: dict | None) -> str:
         "with builds, so absolute numbers move between runs; compare rows within one run).",
         f"- Request: `POST /v1/images/edits`, multipart with a {image['bytes']:,}-byte PNG "
         f"(sha256 `{image['sha256'][:16]}…`, 1160×1160 RGB, grain over a gradient), "
-        "`model=gpt-image-1` (validated from the PNG header, no decode), a prompt and "
-        "`response_format=b64_json`; the same prebuilt bytes every time.",
+        "`model=gpt-image-1` (validated from the PNG header, no decode) and a prompt; the "
+        "same prebuilt bytes every time.",
         "- Upstream: `mock-upstream` (Rust, hyper) reads the whole body, hashes the image part "
         "and counts matches against the sent file, answers a fixed `ImagesResponse` with a 1×1 "
         "PNG in `b64_json`.",
@@ -245,6 +259,20 @@ def render(results: dict, before: dict | None) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _failures_seen(results: dict) -> list[str]:
+    """One line per phase in which some request failed, with the first failure's text."""
+    out = []
+    for g in results["gateways"]:
+        for label, key in (("concurrency 1", "c1"), ("concurrency 8", "c8"), ("memory", "memory")):
+            r = g.get(key) or {}
+            if "requests" not in r or r["ok"] == r["requests"]:
+                continue
+            first = (r.get("first_failure") or "").replace("|", "\\|")[:240]
+            out.append(f"- **{g['name']}**, {label}: {r['requests'] - r['ok']} of {r['requests']} "
+                       f"failed; the first: `{first}`")
+    return out
 
 
 def _before_after(before: dict, after: dict) -> list[str]:

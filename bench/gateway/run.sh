@@ -10,6 +10,7 @@
 #                                        bench/gateway/results/quick.{json,md}
 #   bench/gateway/run.sh --report-only   rewrite the doc from the results JSON
 #   bench/gateway/run.sh --only retouch,direct   measure only these (no doc; results/<mode>-only-*.json)
+#   RETOUCH_BIN=path RETOUCH_VERSION=label bench/gateway/run.sh   measure a retouch built elsewhere
 #
 # Needs cargo, node >= 18 with npm, python3 >= 3.10 with venv, and network access to crates.io,
 # npm and PyPI on first run. Builds go to bench/gateway/target (off the main target/ lock).
@@ -53,11 +54,15 @@ fi
 
 echo "== building the driver and retouch (release)"
 CARGO_TARGET_DIR="$here/target/driver" cargo build --quiet --release --manifest-path "$here/driver/Cargo.toml"
-CARGO_TARGET_DIR="$here/target/retouch" cargo build --quiet --release --manifest-path "$root/Cargo.toml" -p retouch
+# RETOUCH_BIN measures an already built binary instead (RETOUCH_VERSION then labels it).
+if [[ -z "${RETOUCH_BIN:-}" ]]; then
+  CARGO_TARGET_DIR="$here/target/retouch" cargo build --quiet --release --manifest-path "$root/Cargo.toml" -p retouch
+  RETOUCH_BIN="$here/target/retouch/release/retouch"
+fi
 
 echo "== checking the bench's own metrics"
 CARGO_TARGET_DIR="$here/target/driver" cargo test --quiet --release --manifest-path "$here/driver/Cargo.toml"
 (cd "$here" && python3 -m unittest --quiet test_report)
 
 cd "$here"
-exec python3 bench.py --driver "$here/target/driver/release" --retouch "$here/target/retouch/release/retouch" "${args[@]}"
+exec python3 bench.py --driver "$here/target/driver/release" --retouch "$RETOUCH_BIN" "${args[@]}"

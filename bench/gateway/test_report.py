@@ -32,9 +32,9 @@ class ReportTest(unittest.TestCase):
     def test_a_changed_image_or_a_failed_request_is_marked(self):
         self.assertEqual(report.correctness({"c1": phase(1.0), "c8": phase(1.0)}), "yes")
         altered = report.correctness({"c1": phase(1.0, image_ok=10, mismatch=2)})
-        self.assertIn("2 images altered", altered)
+        self.assertIn("2 image(s) altered", altered)
         failed = report.correctness({"c1": phase(1.0, ok=7)})
-        self.assertIn("3 requests not answered", failed)
+        self.assertIn("3 request(s) not answered", failed)
         self.assertEqual(report.correctness({"error": "did not start"}), "failed")
 
     def test_the_doc_states_whether_targets_are_met(self):

@@ -30,8 +30,9 @@ pub fn hex(bytes: &[u8]) -> String {
         })
 }
 
-/// An OpenAI `images/edits` multipart body: `image` (the PNG, as a file part), `prompt`,
-/// `model`, `response_format=b64_json` — built once and sent unchanged on every request.
+/// An OpenAI `images/edits` multipart body: `model`, `prompt` and `image` (the PNG, as a file
+/// part) — built once and sent unchanged on every request. No `response_format`: GPT image
+/// models refuse it (they always answer `b64_json`).
 pub fn edit_body(png: &[u8], model: &str, prompt: &str) -> Bytes {
     let mut body = Vec::with_capacity(png.len() + 1024);
     let text = |name: &str, value: &str, body: &mut Vec<u8>| {
@@ -44,7 +45,6 @@ pub fn edit_body(png: &[u8], model: &str, prompt: &str) -> Bytes {
     };
     text("model", model, &mut body);
     text("prompt", prompt, &mut body);
-    text("response_format", "b64_json", &mut body);
     body.extend_from_slice(
         format!(
             "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"image\"; \

@@ -2,7 +2,8 @@
 // by playwright-core, test images made with pngjs, and a multipart reader for what the page
 // uploaded. Nothing here reaches beyond 127.0.0.1.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,10 +21,19 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 
-/** Starts `retouch serve` on a free loopback port with a fresh data directory. */
-export async function startServer(extraArgs = []) {
+/**
+ * Starts `retouch serve` on a free loopback port with a fresh data directory. With
+ * `{ gatewayKey: NAME }`, first creates a gateway key in that directory the way an operator
+ * does (`retouch keys create --name NAME`), so the server requires it; the key is returned.
+ */
+export async function startServer(extraArgs = [], { gatewayKey } = {}) {
   const bin = process.env.RETOUCH_BIN || path.join(repoRoot, 'target', 'debug', 'retouch');
   const dataDir = await mkdtemp(path.join(tmpdir(), 'retouch-browser-'));
+  let key;
+  if (gatewayKey) {
+    const { stdout } = await promisify(execFile)(bin, ['keys', 'create', '--name', gatewayKey, '--data-dir', dataDir]);
+    key = stdout.trim();
+  }
   const child = spawn(bin, ['serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
@@ -43,6 +53,7 @@ export async function startServer(extraArgs = []) {
   });
   return {
     url,
+    key,
     logs: () => stderr,
     async stop() {
       if (child.exitCode === null) {

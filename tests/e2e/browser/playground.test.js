@@ -222,37 +222,48 @@ describe('playground', () => {
     await page.close();
   });
 
-  test('asks for a gateway key on 401 and keeps it for the session only', async () => {
-    // This server runs without gateway keys, so the browser stands in for one that has them:
-    // /v1/models answers 401 in OpenAI's shape until the request carries the key.
-    const page = await browser.context.newPage();
-    const seen = [];
-    await page.route('**/v1/models', async (route) => {
-      const auth = route.request().headers().authorization || '';
-      seen.push(auth);
-      if (auth !== 'Bearer rtk_test_key') {
-        await route.fulfill({
-          status: 401,
-          contentType: 'application/json',
-          body: JSON.stringify({ error: { message: 'A gateway key is required.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } }),
-        });
-      } else {
-        await route.continue();
-      }
-    });
-    await page.goto(`${server.url}/`);
-    const dialog = page.locator('#key-dialog');
-    await dialog.waitFor();
-    assert.equal(await page.locator('#server-status').textContent(), 'Key required');
-    await page.fill('#key-input', 'rtk_test_key');
-    await page.click('#key-save');
-    await page.locator('#server-status[data-state="ok"]').waitFor();
-    assert.ok(!(await dialog.isVisible()));
-    assert.deepEqual(seen, ['', 'Bearer rtk_test_key']);
-    const stored = await page.evaluate(() => [sessionStorage.getItem('retouch.gatewayKey'), localStorage.length]);
-    assert.deepEqual(stored, ['rtk_test_key', 0]);
-    assert.ok(await page.locator('#key-button').isVisible(), 'the key can be changed later');
-    await page.close();
+  test('asks for a gateway key on 401 from a keyed server and keeps it for the session only', async () => {
+    // A second server whose data directory holds a gateway key (created with `retouch keys
+    // create`), so /v1 really answers 401 until the page sends that key.
+    const keyed = await startServer([], { gatewayKey: 'browser test' });
+    try {
+      assert.match(keyed.key, /^rtk_[0-9a-f]{64}$/);
+      const page = await browser.context.newPage();
+      const seen = [];
+      page.on('request', (request) => {
+        if (new URL(request.url()).pathname === '/v1/models') seen.push(request.headers().authorization || '');
+      });
+      await page.goto(`${keyed.url}/`);
+      const dialog = page.locator('#key-dialog');
+      await dialog.waitFor();
+      assert.equal(await page.locator('#server-status').textContent(), 'Key required');
+
+      // A wrong key: the server refuses it, and the dialog says why without echoing the key.
+      const wrong = keyed.key.slice(0, -1) + (keyed.key.endsWith('0') ? '1' : '0');
+      await page.fill('#key-input', wrong);
+      await page.click('#key-save');
+      const error = page.locator('#key-error', { hasText: 'Incorrect API key provided' });
+      await error.waitFor();
+      assert.ok(!(await error.textContent()).includes(wrong.slice(12)), 'the key is masked');
+
+      await page.fill('#key-input', keyed.key);
+      await page.click('#key-save');
+      await page.locator('#server-status[data-state="ok"]').waitFor();
+      assert.ok(!(await dialog.isVisible()));
+      assert.deepEqual(seen, ['', `Bearer ${wrong}`, `Bearer ${keyed.key}`]);
+      const stored = await page.evaluate(() => [sessionStorage.getItem('retouch.gatewayKey'), localStorage.length]);
+      assert.deepEqual(stored, [keyed.key, 0]);
+      assert.ok(await page.locator('#key-button').isVisible(), 'the key can be changed later');
+      // The key itself is what the server accepts, not something the page added to it.
+      const models = await page.evaluate(async (key) => {
+        const response = await fetch('/v1/models', { headers: { authorization: `Bearer ${key}` } });
+        return response.status;
+      }, keyed.key);
+      assert.equal(models, 200);
+      await page.close();
+    } finally {
+      await keyed.stop();
+    }
   });
 
   test('fits a phone-sized screen', async () => {

@@ -110,6 +110,8 @@ impl Authenticator {
         {
             return exist;
         }
+        // Cleared on drop: if this request is abandoned mid-query, the next one refreshes.
+        let _refreshing = ClearOnDrop(&self.refreshing);
         let fresh = match self.store.has_gateway_keys().await {
             Ok(fresh) => fresh,
             Err(error) => {
@@ -120,7 +122,6 @@ impl Authenticator {
             }
         };
         *lock(&self.keys_exist) = (Instant::now(), fresh);
-        self.refreshing.store(false, Ordering::Release);
         fresh
     }
 
@@ -171,6 +172,15 @@ impl Authenticator {
                 Err(incorrect_key(key))
             }
         }
+    }
+}
+
+/// Clears a flag when dropped.
+struct ClearOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -295,6 +305,52 @@ mod tests {
         assert!(any_key(&provider_only));
         assert_eq!(bearer(&headers(&[("authorization", "Basic abc")])), None);
         assert_eq!(bearer(&headers(&[("authorization", "Bearer   ")])), None);
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_refresh_does_not_stop_later_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::connect_sqlite_file(&dir.path().join("s.db"))
+            .await
+            .unwrap();
+        let auth = Authenticator::new(
+            store.clone(),
+            AuthOptions {
+                require_auth: false,
+                cache_ttl: Duration::from_millis(1),
+            },
+        )
+        .await
+        .unwrap();
+        assert!(!auth.required().await);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Hold every pooled connection so the refresh must wait; poll it once and drop it.
+        let StateStore::Sqlite(pool) = &store else {
+            unreachable!("a SQLite store")
+        };
+        let mut held = Vec::new();
+        while let Some(connection) = pool.try_acquire() {
+            held.push(connection);
+        }
+        for _ in held.len()..pool.options().get_max_connections() as usize {
+            held.push(pool.acquire().await.unwrap());
+        }
+        let mut abandoned = Box::pin(auth.required());
+        let first = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(abandoned.as_mut().poll(cx).is_pending())
+        })
+        .await;
+        assert!(first, "the refresh waits for the database");
+        assert!(auth.refreshing.load(Ordering::Acquire));
+        drop(abandoned);
+        drop(held);
+        assert!(!auth.refreshing.load(Ordering::Acquire));
+        store.create_gateway_key("k").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(
+            auth.required().await,
+            "a later request refreshed the answer"
+        );
     }
 
     #[test]

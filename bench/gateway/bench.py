@@ -44,11 +44,14 @@ class Plan:
     c8_requests: int
     inflight: int
     hold_ms: int
+    rounds: int
 
 
 PLANS = {
-    "full": Plan("full", warmup=30, c1_requests=300, c8_requests=800, inflight=16, hold_ms=4000),
-    "quick": Plan("quick", warmup=10, c1_requests=60, c8_requests=160, inflight=8, hold_ms=3000),
+    "full": Plan("full", warmup=30, c1_requests=300, c8_requests=800, inflight=16, hold_ms=4000,
+                 rounds=5),
+    "quick": Plan("quick", warmup=10, c1_requests=60, c8_requests=160, inflight=8, hold_ms=3000,
+                  rounds=2),
 }
 
 
@@ -192,39 +195,63 @@ class Bench:
         result["sent"] = requests + warmup
         return result
 
-    def run_gateway(self, gw: Gateway) -> dict:
-        print(f"== {gw.name}: latency", flush=True)
-        entry: dict = {"name": gw.name, "version": gw.version, "how": gw.how}
-        mock, mock_port = self.start_mock(0, f"{gw.name}-latency")
+    def run_latency(self, gws: list[Gateway]) -> dict[str, dict]:
+        """Latency of every gateway, measured in interleaved rounds.
+
+        All gateways (each with its own mock) run at once, idle but for the one being measured;
+        each phase is split into rounds that visit the gateways in a rotating order, so a
+        slow spell on this shared machine lands on all of them rather than on one.
+        """
+        entries: dict[str, dict] = {}
+        running: dict[str, tuple[Gateway, Running, int, Running | None, int]] = {}
         try:
-            proc, port = self.start_gateway(gw, mock_port, "latency")
-        except RuntimeError as e:
-            mock.stop()
-            entry["error"] = str(e)
-            print(f"   failed to start: {e}", flush=True)
-            return entry
-        try:
-            smoke = self.loadgen(gw, port, mock_port, concurrency=1, requests=1, warmup=0)
-            if smoke["ok"] != 1:
-                entry["error"] = f"the first request failed: {smoke['first_failure']}"
-                entry["smoke"] = smoke
-                print(f"   {entry['error'][:300]}", flush=True)
-                return entry
-            for concurrency, requests in ((1, self.plan.c1_requests), (8, self.plan.c8_requests)):
-                r = self.loadgen(gw, port, mock_port, concurrency=concurrency,
-                                 requests=requests, warmup=self.plan.warmup)
-                entry[f"c{concurrency}"] = r
-                lat = r["latency"]
-                print(f"   c={concurrency}: p50 {lat['p50_ms']:.2f} ms  p90 {lat['p90_ms']:.2f}"
-                      f"  p99 {lat['p99_ms']:.2f}  ok {r['ok']}/{requests}"
-                      f"  mock image ok {r['mock']['image_ok']}/{r['sent']}", flush=True)
+            for gw in gws:
+                entry: dict = {"name": gw.name, "version": gw.version, "how": gw.how}
+                entries[gw.name] = entry
+                print(f"== {gw.name}: starting", flush=True)
+                mock, mock_port = self.start_mock(0, f"{gw.name}-latency")
+                try:
+                    proc, port = self.start_gateway(gw, mock_port, "latency")
+                except RuntimeError as e:
+                    mock.stop()
+                    entry["error"] = str(e)
+                    print(f"   failed to start: {e}", flush=True)
+                    continue
+                running[gw.name] = (gw, mock, mock_port, proc, port)
+                smoke = self.loadgen(gw, port, mock_port, concurrency=1, requests=1, warmup=0)
+                if smoke["ok"] != 1:
+                    entry["error"] = f"the first request failed: {smoke['first_failure']}"
+                    print(f"   {entry['error'][:300]}", flush=True)
+                    del running[gw.name]
+                    if proc is not None:
+                        proc.stop()
+                    mock.stop()
+            rounds = self.plan.rounds
+            for concurrency, total in ((1, self.plan.c1_requests), (8, self.plan.c8_requests)):
+                parts: dict[str, list[dict]] = {name: [] for name in running}
+                names = list(running)
+                for rnd in range(rounds):
+                    order = names[rnd % len(names):] + names[:rnd % len(names)]
+                    for name in order:
+                        gw, _, mock_port, _, port = running[name]
+                        warmup = self.plan.warmup if rnd == 0 else concurrency
+                        parts[name].append(self.loadgen(
+                            gw, port, mock_port, concurrency=concurrency,
+                            requests=total // rounds, warmup=warmup))
+                for name, results in parts.items():
+                    merged = report.merge_rounds(results)
+                    entries[name][f"c{concurrency}"] = merged
+                    lat = merged["latency"]
+                    print(f"   {name} c={concurrency}: p50 {lat['p50_ms']:.2f} ms  p90 "
+                          f"{lat['p90_ms']:.2f}  p99 {lat['p99_ms']:.2f}  ok {merged['ok']}/"
+                          f"{merged['requests']}  mock image ok {merged['mock']['image_ok']}/"
+                          f"{merged['sent']}", flush=True)
         finally:
-            if proc is not None:
-                proc.stop()
-            mock.stop()
-        if gw.start is not None:
-            entry["memory"] = self.run_memory(gw)
-        return entry
+            for _, mock, _, proc, _ in running.values():
+                if proc is not None:
+                    proc.stop()
+                mock.stop()
+        return entries
 
     def run_memory(self, gw: Gateway) -> dict:
         k, hold = self.plan.inflight, self.plan.hold_ms
@@ -388,13 +415,17 @@ def main() -> int:
             names = set(args.only.split(","))
             chosen = [g for g in chosen if g.name in names]
         started = time.time()
+        entries = bench.run_latency(chosen)
+        for g in chosen:
+            if g.start is not None and "error" not in entries[g.name]:
+                entries[g.name]["memory"] = bench.run_memory(g)
         results = {
             "mode": plan.mode,
             "plan": plan.__dict__,
             "started_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
             "machine": machine(),
             "image": {"bytes": image.stat().st_size, "sha256": sha},
-            "gateways": [bench.run_gateway(g) for g in chosen],
+            "gateways": [entries[g.name] for g in chosen],
         }
         results["duration_s"] = round(time.time() - started, 1)
         results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]

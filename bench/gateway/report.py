@@ -3,9 +3,51 @@
 
 from __future__ import annotations
 
+import math
+
 TARGET_OVERHEAD_MS = 3.0
 TARGET_MEMORY_RATIO = 1.25
 MIB = 1024 * 1024
+
+
+def percentile(sorted_values: list[int], q: float) -> int:
+    """Nearest-rank percentile of an ascending list (the smallest value with at least `q` of
+    the values at or below it)."""
+    if not sorted_values:
+        return 0
+    rank = max(1, math.ceil(q * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def merge_rounds(results: list[dict]) -> dict:
+    """One phase's loadgen results from several rounds as one: latencies pooled (percentiles
+    recomputed from every sample), counts summed."""
+    lat = sorted(v for r in results for v in r["latencies_us"])
+    first = results[0]
+    merged = {k: first[k] for k in ("url", "model", "concurrency", "payload_bytes",
+                                     "image_bytes", "image_sha256")}
+    merged["rounds"] = len(results)
+    for key in ("requests", "warmup", "ok", "bad_body", "transport_errors", "sent"):
+        merged[key] = sum(r[key] for r in results)
+    merged["elapsed_s"] = sum(r["elapsed_s"] for r in results)
+    merged["throughput_rps"] = merged["requests"] / max(merged["elapsed_s"], 1e-9)
+    statuses: dict[str, int] = {}
+    for r in results:
+        for status, n in r["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + n
+    merged["statuses"] = statuses
+    merged["first_failure"] = next((r["first_failure"] for r in results if r["first_failure"]),
+                                   None)
+    merged["mock"] = {k: sum(r["mock"][k] for r in results) for k in first["mock"]}
+    merged["latency"] = {
+        "count": len(lat),
+        "p50_ms": percentile(lat, 0.50) / 1000,
+        "p90_ms": percentile(lat, 0.90) / 1000,
+        "p99_ms": percentile(lat, 0.99) / 1000,
+        "max_ms": (lat[-1] if lat else 0) / 1000,
+        "mean_ms": (sum(lat) / len(lat) if lat else 0) / 1000,
+    }
+    return merged
 
 
 def overhead_ms(entry: dict, direct: dict, phase: str) -> float | None:
@@ -201,7 +243,10 @@ def render(results: dict, before: dict | None) -> str:
         "",
         f"Milliseconds from sending the request to the last byte of the answer; overhead is the "
         f"gateway's p50 minus the direct p50. Concurrency 1: {plan['c1_requests']} requests, "
-        f"concurrency 8: {plan['c8_requests']}, each after {plan['warmup']} unmeasured ones.",
+        f"concurrency 8: {plan['c8_requests']}, after {plan['warmup']} unmeasured ones. All "
+        f"gateways run side by side and each phase is taken in {plan.get('rounds', 1)} rounds "
+        "that visit them in turn (rotating the order), so drift in the machine's load is shared "
+        "rather than pinned on one gateway.",
         "",
         *_latency_rows(results, derived),
         "",
@@ -231,6 +276,23 @@ def render(results: dict, before: dict | None) -> str:
     if before:
         lines += _before_after(before, results)
     lines += [
+        "## Notes",
+        "",
+        "- **The floor.** Every gateway here buffers the whole request before it forwards it "
+        "(retouch must: it validates the edit and resends the same bytes on a retry or fallback), "
+        "so each pays a second 4 MB loopback hop. The `relay` row measures that hop alone; on this "
+        "small, busy machine it costs several milliseconds, which is why overhead is also given "
+        "over the relay. The relay's memory figure is no floor: it gathers the body in pieces and "
+        "then copies it into one buffer.",
+        "- **Portkey** 1.15.2 installed as npm resolves it (`@hono/node-server` 1.19.x) answers "
+        "every image edit with 500 `Something went wrong` (`TypeError: immutable`, "
+        "[Portkey-AI/gateway#1389](https://github.com/Portkey-AI/gateway/issues/1389)); "
+        "`bench/gateway/package.json` pins `@hono/node-server` 1.13.5, the version in the "
+        "gateway's own lock file, with which edits work.",
+        "- **LiteLLM** 1.106 refuses to start without a master key; the bench sets a throwaway "
+        "one and sends it as the bearer token. `LITELLM_LOCAL_MODEL_COST_MAP=True` keeps it "
+        "offline.",
+        "",
         "## Setup",
         "",
         f"- Run: {results['started_utc']}, {results['duration_s']:.0f} s, mode `{results['mode']}`.",
@@ -275,6 +337,10 @@ def _failures_seen(results: dict) -> list[str]:
     return out
 
 
+def _version(results: dict, name: str) -> str:
+    return next((g["version"] for g in results["gateways"] if g["name"] == name), "?")
+
+
 def _before_after(before: dict, after: dict) -> list[str]:
     b = derive(before).get("retouch", {})
     a = derive(after).get("retouch", {})
@@ -287,8 +353,11 @@ def _before_after(before: dict, after: dict) -> list[str]:
     return [
         "## retouch before and after the forwarding fixes",
         "",
-        f"Before: `{before['gateways'][1]['version'] if len(before['gateways']) > 1 else '?'}`"
-        f" ({before['started_utc']}, `bench/gateway/results/full-before-fix.json`).",
+        f"Before: retouch `{_version(before, 'retouch')}` ({before['started_utc']}, "
+        "`bench/gateway/results/full-before-fix.json`), which copied each upload past 2 MiB into "
+        "its spill file through many small blocking writes and read it back through a growing "
+        f"buffer. After: `{_version(after, 'retouch')}`, this run. Each row against the direct "
+        "p50 of its own run.",
         "",
         "| retouch | p50 overhead, c=1 (ms) | p50 overhead, c=8 (ms) | memory per in-flight request |",
         "|---|---:|---:|---:|",

@@ -17,6 +17,38 @@ def phase(p50: float, *, ok: int = 10, requests: int = 10, sent: int = 12,
 
 
 class ReportTest(unittest.TestCase):
+    def test_percentiles_are_nearest_rank(self):
+        values = list(range(1, 101))
+        self.assertEqual(report.percentile(values, 0.50), 50)
+        self.assertEqual(report.percentile(values, 0.99), 99)
+        self.assertEqual(report.percentile(values, 1.0), 100)
+        self.assertEqual(report.percentile([7], 0.5), 7)
+        self.assertEqual(report.percentile([], 0.5), 0)
+
+    def test_rounds_merge_by_pooling_samples_and_summing_counts(self):
+        def loadgen(lat_us: list[int], image_ok: int, failure: str | None = None) -> dict:
+            return {
+                "url": "u", "model": "m", "concurrency": 1, "payload_bytes": 9,
+                "image_bytes": 5, "image_sha256": "s", "requests": len(lat_us), "warmup": 1,
+                "ok": len(lat_us), "bad_body": 0, "transport_errors": 0,
+                "sent": len(lat_us) + 1, "elapsed_s": 1.0, "statuses": {"200": len(lat_us)},
+                "first_failure": failure, "latencies_us": lat_us,
+                "mock": {"requests": image_ok, "image_ok": image_ok, "image_mismatch": 0,
+                         "image_missing": 0, "body_bytes": 0},
+            }
+
+        # Round one is fast, round two slow: the pooled p50 sits between them.
+        merged = report.merge_rounds([loadgen([1000, 2000], 3), loadgen([9000, 10000], 3, "x")])
+        self.assertEqual(merged["requests"], 4)
+        self.assertEqual(merged["sent"], 6)
+        self.assertEqual(merged["mock"]["image_ok"], 6)
+        self.assertEqual(merged["statuses"], {"200": 4})
+        self.assertEqual(merged["first_failure"], "x")
+        self.assertEqual(merged["latency"]["p50_ms"], 2.0)
+        self.assertEqual(merged["latency"]["max_ms"], 10.0)
+        self.assertAlmostEqual(merged["throughput_rps"], 2.0)
+        self.assertTrue(report.phase_correct(merged))
+
     def test_overhead_is_gateway_p50_minus_direct_p50(self):
         direct = {"c1": phase(10.0)}
         gateway = {"c1": phase(12.5)}

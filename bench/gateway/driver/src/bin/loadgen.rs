@@ -91,6 +91,9 @@ struct Report {
     elapsed_s: f64,
     throughput_rps: f64,
     latency: LatencySummary,
+    /// Every measured latency in µs, in completion order per worker, so runs split into
+    /// interleaved rounds can be merged exactly.
+    latencies_us: Vec<u64>,
     statuses: BTreeMap<String, u64>,
     ok: u64,
     bad_body: u64,
@@ -130,7 +133,7 @@ async fn main() -> anyhow::Result<()> {
 
     let warm = Tally::default();
     let warm = Arc::new(Mutex::new(warm));
-    run_phase(&job, args.concurrency, args.warmup, &warm, None).await?;
+    run_phase(&job, args.concurrency, args.warmup, &warm).await?;
     if args.settle_ms > 0 {
         tokio::time::sleep(Duration::from_millis(args.settle_ms)).await;
     }
@@ -139,16 +142,9 @@ async fn main() -> anyhow::Result<()> {
         .watch_pid
         .map(|pid| Sampler::start(pid, args.sample_ms));
     let tally = Arc::new(Mutex::new(Tally::default()));
-    let mut histogram = latency_histogram()?;
     let started = Instant::now();
-    run_phase(
-        &job,
-        args.concurrency,
-        args.requests,
-        &tally,
-        Some(&mut histogram),
-    )
-    .await?;
+    let (histogram, latencies_us) =
+        run_phase(&job, args.concurrency, args.requests, &tally).await?;
     let elapsed = started.elapsed().as_secs_f64();
     let memory = match sampler {
         Some(sampler) => Some(sampler.stop().await?),
@@ -167,6 +163,7 @@ async fn main() -> anyhow::Result<()> {
         elapsed_s: elapsed,
         throughput_rps: args.requests as f64 / elapsed.max(f64::EPSILON),
         latency: LatencySummary::from_histogram(&histogram),
+        latencies_us,
         statuses: tally.statuses,
         ok: tally.ok,
         bad_body: tally.bad_body,
@@ -186,38 +183,40 @@ struct Job {
     body: Bytes,
 }
 
-/// Sends `total` requests with `concurrency` workers; records latencies when given a histogram.
+/// Sends `total` requests with `concurrency` workers; returns their latencies (µs), as a
+/// histogram and as recorded.
 async fn run_phase(
     job: &Arc<Job>,
     concurrency: usize,
     total: u64,
     tally: &Arc<Mutex<Tally>>,
-    histogram: Option<&mut Histogram<u64>>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(Histogram<u64>, Vec<u64>)> {
     let next = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
         let (job, next, tally) = (Arc::clone(job), Arc::clone(&next), Arc::clone(tally));
         workers.push(tokio::spawn(async move {
             let mut local = latency_histogram()?;
+            let mut raw = Vec::new();
             while next.fetch_add(1, Ordering::Relaxed) < total {
                 let started = Instant::now();
                 let outcome = job.send().await;
                 let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                 local.saturating_record(micros.max(1));
+                raw.push(micros);
                 tally.lock().await.count(outcome);
             }
-            anyhow::Ok(local)
+            anyhow::Ok((local, raw))
         }));
     }
     let mut merged = latency_histogram()?;
+    let mut all = Vec::new();
     for worker in workers {
-        merged.add(worker.await??)?;
+        let (histogram, raw) = worker.await??;
+        merged.add(histogram)?;
+        all.extend(raw);
     }
-    if let Some(histogram) = histogram {
-        histogram.add(merged)?;
-    }
-    Ok(())
+    Ok((merged, all))
 }
 
 /// One request's result: the status and whether the body was an `ImagesResponse` with an image.

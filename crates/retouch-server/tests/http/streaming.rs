@@ -25,7 +25,9 @@ fn events(text: &str) -> Vec<(String, serde_json::Value)> {
 #[tokio::test]
 async fn partial_images_then_completed_images() {
     let app = app().await;
-    let bytes = png(&test_rgba(256, 256, true));
+    // Partials come from the pyramid levels before the last; 512 px has enough of them for two
+    // (a 256 px image has one, and gets one — OpenAI allows fewer partials than asked for).
+    let bytes = png(&test_rgba(512, 512, true));
     let body = multipart(&[
         Part::Text("prompt", "x"),
         Part::Text("stream", "true"),
@@ -58,7 +60,7 @@ async fn partial_images_then_completed_images() {
     for (index, (_, event)) in partials.iter().enumerate() {
         assert_eq!(event["type"], "image_edit.partial_image");
         assert_eq!(event["partial_image_index"], index);
-        assert_eq!(event["size"], "256x256");
+        assert_eq!(event["size"], "512x512");
     }
     for (name, event) in &events {
         assert_eq!(&event["type"], name.as_str());

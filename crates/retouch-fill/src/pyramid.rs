@@ -244,3 +244,62 @@ fn neighbours(x: usize, y: usize, w: usize, h: usize) -> impl Iterator<Item = us
         (nx < w && ny < h).then_some(ny * w + nx)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An 8×8 level, grey 100 where known and magenta garbage under the hole columns.
+    fn level_with_hole_columns(cols: std::ops::Range<usize>) -> Level {
+        let (w, h) = (8usize, 8usize);
+        let hole: Vec<u8> = (0..w * h)
+            .map(|i| u8::from(cols.contains(&(i % w))))
+            .collect();
+        let img = hole
+            .iter()
+            .flat_map(|&m| {
+                if m != 0 {
+                    [255, 0, 255, 0]
+                } else {
+                    [100, 100, 100, 255]
+                }
+            })
+            .collect();
+        Level {
+            width: w,
+            height: h,
+            img,
+            hole,
+            tex: vec![0; w * h * TC],
+        }
+    }
+
+    #[test]
+    fn a_two_pixel_stroke_vanishes_after_one_level_without_reading_under_it() {
+        // Columns 3 and 4: every 2×2 block has a known child, so nothing is hole at half size.
+        let fine = level_with_hole_columns(3..5);
+        let mut coarse = Level::default();
+        downsample(&fine, &mut coarse);
+        assert_eq!((coarse.width, coarse.height), (4, 4));
+        assert!(coarse.hole.iter().all(|&v| v == 0), "{:?}", coarse.hole);
+        // Known pixels average their known children only: no magenta leaks in.
+        assert!(
+            coarse
+                .img
+                .chunks_exact(4)
+                .all(|p| p == [100, 100, 100, 255]),
+            "{:?}",
+            coarse.img
+        );
+    }
+
+    #[test]
+    fn a_wide_hole_shrinks_faster_than_the_image() {
+        // Columns 1..7 (six wide): at half size only the blocks wholly inside stay holes.
+        let fine = level_with_hole_columns(1..7);
+        let mut coarse = Level::default();
+        downsample(&fine, &mut coarse);
+        let row: Vec<u8> = coarse.hole.iter().take(4).copied().collect();
+        assert_eq!(row, [0, 1, 1, 0]);
+    }
+}

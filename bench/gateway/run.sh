@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The gateway benchmark in one command: installs Portkey's gateway (npm) and LiteLLM's proxy
 # (PyPI) under bench/gateway, builds the Rust driver (mock upstream + load generator) and a
-# release retouch, checks the bench's own metrics, then measures every gateway one after another
+# release retouch, checks the bench's own metrics, then measures every gateway (latency in
+# interleaved rounds with all of them running; memory on a fresh start of each, one at a time)
 # and rewrites docs/gateway-benchmark.md.
 #
 #   bench/gateway/run.sh                 full run (~10 min on 2 cores): writes
@@ -11,6 +12,8 @@
 #   bench/gateway/run.sh --report-only   rewrite the doc from the results JSON
 #   bench/gateway/run.sh --only retouch,direct   measure only these (no doc; results/<mode>-only-*.json)
 #   RETOUCH_BIN=path RETOUCH_VERSION=label bench/gateway/run.sh   measure a retouch built elsewhere
+#   RETOUCH_BEFORE_BIN=path RETOUCH_BEFORE_VERSION=label ...      add an earlier build as a row
+#   (with Debian's libjemalloc2 installed, retouch is also measured under jemalloc)
 #
 # Needs cargo, node >= 18 with npm, python3 >= 3.10 with venv, and network access to crates.io,
 # npm and PyPI on first run. Builds go to bench/gateway/target (off the main target/ lock).
@@ -29,6 +32,14 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
+done
+
+# Rewriting the doc needs nothing installed or built.
+for arg in "${args[@]}"; do
+  if [[ "$arg" == --report-only ]]; then
+    cd "$here"
+    exec python3 bench.py --driver "$here/target/driver/release" --retouch none "${args[@]}"
+  fi
 done
 
 # LiteLLM's proxy; the venv is rebuilt only when requirements.txt changes.

@@ -9,6 +9,11 @@ mod state;
 
 use clap::{Parser, Subcommand};
 
+/// The process allocator; see the dependency's note in Cargo.toml for why.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// OpenAI-compatible image edits: a content-aware fill engine, a provider gateway and hosted
 /// results, in one binary.
 #[derive(Debug, Parser)]

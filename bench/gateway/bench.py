@@ -31,8 +31,6 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 WORK = HERE / "work"
 # A throwaway key for the loopback-only LiteLLM proxy (it will not start without one).
-# When this exists (apt-get install libjemalloc2), retouch is also measured with jemalloc.
-JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 LITELLM_MASTER_KEY = "sk-bench-3f9a1c7e5b2d40688e1c3f5b7d9e0a2b4c6d8e0f1a3b5c7d"
 
 
@@ -333,16 +331,6 @@ def gateways(retouch: Path) -> list[Gateway]:
             headers=portkey_headers,
             ready_path="/v1/models",
         )] if os.environ.get("RETOUCH_BEFORE_BIN") else []),
-        *([Gateway(
-            "retouch+jemalloc", retouch_version(), "the same `retouch serve` with jemalloc "
-            f"(`LD_PRELOAD={JEMALLOC}`, Debian's libjemalloc2) instead of glibc malloc — an "
-            "experiment, not how retouch ships",
-            start=[str(retouch), "serve", "--port", "{PORT}", "--data-dir",
-                   "{WORK}/retouch-data"],
-            env={"RUST_LOG": "info", "LD_PRELOAD": JEMALLOC},
-            headers=portkey_headers,
-            ready_path="/v1/models",
-        )] if Path(JEMALLOC).exists() else []),
         Gateway(
             "portkey", portkey_version, "`@portkey-ai/gateway` on Node "
             f"{node_version()}, the same Portkey headers",

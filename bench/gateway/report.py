@@ -237,16 +237,6 @@ def render(results: dict, before: dict | None) -> str:
                 f"the cost of the second 4 MB hop itself. retouch adds {_signed(o1 - floor)} ms "
                 f"on top of that floor.",
             ]
-    jem = derived.get("retouch+jemalloc", {})
-    if us and jem.get("ratio") is not None and us.get("ratio") is not None:
-        lines += [
-            "",
-            f"Memory and the allocator: the same binary under jemalloc (the `retouch+jemalloc` "
-            f"row, via `LD_PRELOAD`) holds {jem['ratio']:.2f}× the payload per in-flight request "
-            f"against {us['ratio']:.2f}× under glibc malloc. The difference is glibc's dynamic "
-            "mmap threshold: once a multi-megabyte buffer has been freed, it serves the network "
-            "buffers of later uploads from its arenas and keeps their holes resident.",
-        ]
     lines += [
         "",
         "## Latency",
@@ -360,12 +350,10 @@ def _before_after_same_run(results: dict, derived: dict) -> list[str]:
                 f"| {ratio} |")
 
     return [
-        "## retouch before and after the forwarding fixes",
+        "## retouch against an earlier build",
         "",
-        f"Both builds in this run, interleaved like every other row. Before: "
-        f"`{_version(results, 'retouch-before')}`, which copied each upload past 2 MiB into its "
-        "spill file through many small blocking writes and read it back through a growing "
-        f"buffer. After: `{_version(results, 'retouch')}`.",
+        f"Both builds in this run, interleaved like every other row. Earlier: "
+        f"`{_version(results, 'retouch-before')}`. Now: `{_version(results, 'retouch')}`.",
         "",
         "| retouch | p50 overhead, c=1 (ms) | p50 overhead, c=8 (ms) | memory per in-flight request |",
         "|---|---:|---:|---:|",

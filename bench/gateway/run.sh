@@ -13,7 +13,6 @@
 #   bench/gateway/run.sh --only retouch,direct   measure only these (no doc; results/<mode>-only-*.json)
 #   RETOUCH_BIN=path RETOUCH_VERSION=label bench/gateway/run.sh   measure a retouch built elsewhere
 #   RETOUCH_BEFORE_BIN=path RETOUCH_BEFORE_VERSION=label ...      add an earlier build as a row
-#   (with Debian's libjemalloc2 installed, retouch is also measured under jemalloc)
 #
 # Needs cargo, node >= 18 with npm, python3 >= 3.10 with venv, and network access to crates.io,
 # npm and PyPI on first run. Builds go to bench/gateway/target (off the main target/ lock).

@@ -234,8 +234,12 @@ def render(results: dict, before: dict | None) -> str:
                 "",
                 f"For scale: the `relay` row below, a bare store-and-forward relay with no "
                 f"parsing at all, adds {_signed(floor)} ms at concurrency 1 on this machine — "
-                f"the cost of the second 4 MB hop itself. retouch adds {_signed(o1 - floor)} ms "
-                f"on top of that floor.",
+                f"the cost of the second 4 MB hop itself. "
+                + (f"retouch adds {_signed(o1 - floor)} ms on top of that floor."
+                   if o1 >= floor else
+                   f"retouch is {floor - o1:.2f} ms under that floor: the relay gathers the "
+                   "body in pieces and then joins them, where retouch copies each piece once "
+                   "into a buffer reserved at the declared length."),
             ]
     lines += [
         "",
@@ -286,10 +290,12 @@ def render(results: dict, before: dict | None) -> str:
         "is why overhead is also given over the relay. The relay's memory figure is no floor: it "
         "gathers the body in pieces and then copies it into one buffer.",
         "- **Where retouch's own time goes** (perf, concurrency 1): copying. The multipart "
-        "parser copies the body once in user space, and an image past 256 KiB goes through the "
-        "spill file (written, then read back once) — the price of refusing an oversized upload "
-        "without ever holding it in memory. Parsing, validation (PNG header only), routing and "
-        "the response are a small share.",
+        "parser copies the body once in user space into a buffer reserved at the declared "
+        "`Content-Length` (address space only; pages are mapped as they fill). Only a body of "
+        "unknown or over-limit length sends parts past 256 KiB through a spill file (written, "
+        "then read back once), so an oversized upload is refused without ever being held in "
+        "memory. Parsing, validation (PNG header only), routing and the response are a small "
+        "share.",
         "- **Portkey** 1.15.2 installed as npm resolves it (`@hono/node-server` 1.19.x) answers "
         "every image edit with 500 `Something went wrong` (`TypeError: immutable`, "
         "[Portkey-AI/gateway#1389](https://github.com/Portkey-AI/gateway/issues/1389)); "

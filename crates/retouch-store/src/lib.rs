@@ -25,5 +25,5 @@ pub use secret::SecretString;
 pub use state::StateStore;
 pub use state::configs::SavedConfig;
 pub use state::keys::{GATEWAY_KEY_PREFIX, GatewayKey, looks_like_gateway_key};
-pub use state::usage::{UsageQuery, UsageRecord};
+pub use state::usage::{MAX_USAGE_ROWS, UsageQuery, UsageRecord};
 pub use state::vault::{MasterKey, VirtualKey};

@@ -6,6 +6,7 @@ mod edit;
 mod keys;
 mod serve;
 mod state;
+mod usage;
 
 use clap::{Parser, Subcommand};
 
@@ -37,6 +38,8 @@ enum Command {
     Configs(configs::ConfigsArgs),
     /// Check the server's TOML configuration file.
     Config(configs::ConfigArgs),
+    /// What the gateway served: requests, images, failures, latency and bytes per key and model.
+    Usage(usage::UsageArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -47,6 +50,7 @@ fn main() -> std::process::ExitCode {
         Command::Keys(args) => keys::run_keys(args),
         Command::VirtualKeys(args) => keys::run_virtual_keys(args),
         Command::Configs(args) => configs::run_configs(args),
+        Command::Usage(args) => usage::run_usage(args),
         Command::Config(args) => match configs::run_config(args) {
             Ok(true) => Ok(()),
             // The problems are printed already; only the exit status is left to give.

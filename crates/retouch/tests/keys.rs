@@ -208,6 +208,70 @@ async fn keys_create_serve_and_revoke() {
 }
 
 #[tokio::test]
+async fn usage_summarises_what_each_key_did() {
+    for db in databases().await {
+        let created = db.run(&["keys", "create", "--name", "reporting"]);
+        assert_ok(&created);
+        let key = text(&created.stdout).trim().to_owned();
+        let id_line = text(&db.run(&["keys", "list"]).stdout);
+        let id = id_line
+            .lines()
+            .find(|l| l.contains("reporting"))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap()
+            .to_owned();
+
+        let server = serve(&db, &[]).unwrap();
+        // Two edits the server refuses (no image): usage counts failures too.
+        for _ in 0..2 {
+            let response = reqwest::Client::new()
+                .post(format!("{}/v1/images/edits", server.base))
+                .bearer_auth(&key)
+                .json(&serde_json::json!({"prompt": "fill", "model": "retouch-fill"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), 400);
+        }
+        // Rows are written off the hot path: wait for both.
+        let mut summary = String::new();
+        for _ in 0..50 {
+            let output = db.run(&["usage", "--since", "1h"]);
+            assert_ok(&output);
+            summary = text(&output.stdout);
+            let row = summary.lines().find(|l| l.starts_with(&id)).unwrap_or("");
+            if row.split_whitespace().nth(3) == Some("2") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let row = summary
+            .lines()
+            .find(|l| l.starts_with(&id))
+            .unwrap_or_else(|| panic!("no row for {id}: {summary}"));
+        let cells: Vec<_> = row.split_whitespace().collect();
+        // KEY PROVIDER MODEL REQUESTS FAILED IMAGES …
+        assert_eq!(&cells[3..6], ["2", "2", "0"], "{summary}");
+        assert!(!summary.contains(&key), "the key itself never appears");
+
+        let requests = text(&db.run(&["usage", "--requests"]).stdout);
+        assert_eq!(
+            requests.lines().filter(|l| l.contains(&id)).count(),
+            2,
+            "{requests}"
+        );
+        assert!(
+            requests.lines().skip(1).all(|l| l.contains(" 400 ")),
+            "{requests}"
+        );
+        let other = text(&db.run(&["usage", "--key", "gk_nobody"]).stdout);
+        assert_eq!(other.lines().count(), 1, "only the header: {other}");
+        drop(server);
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
 async fn a_network_address_needs_auth_or_an_explicit_opt_out() {
     let db = Db {
         dir: tempfile::tempdir().unwrap(),

@@ -13,11 +13,10 @@
 //! su postgres -c "pg_ctl -D /tmp/retouch-pg/data stop"
 //! ```
 //!
-//! Each test creates its own database `retouch_test_<random>` on that server and drops it
+//! Each test creates its own database `retouch_test_<unique>` on that server and drops it
 //! afterwards, so runs are independent and can go in parallel.
 #![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     reason = "shared test helpers outside #[test] fns fail loudly by design"
 )]
 
@@ -26,27 +25,23 @@ use std::time::{Duration, SystemTime};
 
 use retouch_store::state::usage::MAX_USAGE_ROWS;
 use retouch_store::{
-    GATEWAY_KEY_PREFIX, ImageExt, ImageKey, MasterKey, StateStore, StoreError, UsageQuery,
-    UsageRecord, looks_like_gateway_key,
+    GATEWAY_KEY_PREFIX, MasterKey, StateStore, StoreError, UsageQuery, UsageRecord,
+    looks_like_gateway_key,
 };
+use retouch_test_support::scratch_db::ScratchDatabase;
 
 /// A database for one test, dropped (Postgres) or deleted (SQLite temp dir) at the end.
 struct TestDb {
     store: StateStore,
-    cleanup: Option<(String, String)>,
+    scratch: Option<ScratchDatabase>,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl TestDb {
     async fn finish(self) {
         self.store.close().await;
-        if let Some((admin_url, name)) = self.cleanup {
-            let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&admin)
-                .await
-                .unwrap();
-            admin.close().await;
+        if let Some(scratch) = self.scratch {
+            scratch.drop_database().await.unwrap();
         }
     }
 }
@@ -58,33 +53,17 @@ async fn sqlite_db() -> TestDb {
         .unwrap();
     TestDb {
         store,
-        cleanup: None,
+        scratch: None,
         _dir: Some(dir),
     }
 }
 
 async fn postgres_db() -> Option<TestDb> {
-    let admin_url = std::env::var("RETOUCH_TEST_DATABASE_URL").ok()?;
-    let name = format!(
-        "retouch_test_{}",
-        &ImageKey::generate(ImageExt::Png).id()[..16]
-    );
-    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    admin.close().await;
-    let base = admin_url
-        .rsplit_once('/')
-        .map(|(base, _)| base)
-        .expect("database URL ends in /dbname");
-    let store = StateStore::connect(&format!("{base}/{name}"))
-        .await
-        .unwrap();
+    let scratch = ScratchDatabase::create("retouch_test").await.unwrap()?;
+    let store = StateStore::connect(scratch.url()).await.unwrap();
     Some(TestDb {
         store,
-        cleanup: Some((admin_url, name)),
+        scratch: Some(scratch),
         _dir: None,
     })
 }
@@ -95,12 +74,9 @@ macro_rules! on_every_backend {
         let db = sqlite_db().await;
         $check(&db.store).await;
         db.finish().await;
-        match postgres_db().await {
-            Some(db) => {
-                $check(&db.store).await;
-                db.finish().await;
-            }
-            None => eprintln!("postgres half skipped: RETOUCH_TEST_DATABASE_URL not set"),
+        if let Some(db) = postgres_db().await {
+            $check(&db.store).await;
+            db.finish().await;
         }
     }};
 }

@@ -4,7 +4,8 @@
 //! image-edit wire format (OpenAI, Azure OpenAI, Stability AI v2beta, AUTOMATIC1111, Gemini,
 //! IOPaint). It checks requests the way the real API does (auth, required fields, content
 //! types), records every request for assertions, and can be scripted per test to fail in the
-//! ways real upstreams fail. [`fixtures`] builds the PNGs and OpenAI masks tests send.
+//! ways real upstreams fail. [`fixtures`] builds the PNGs and OpenAI masks tests send;
+//! [`scratch_db`] gives a test its own PostgreSQL database.
 //!
 //! Nothing here is used outside tests: a fixture that cannot be built, or a mock that cannot
 //! bind, panics so that the test fails loudly at the cause.
@@ -16,5 +17,6 @@
 
 pub mod fixtures;
 mod mock;
+pub mod scratch_db;
 
 pub use mock::{MockKind, MockOptions, MockUpstream, RecordedPart, RecordedRequest, Reply};

@@ -11,6 +11,8 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use retouch_test_support::scratch_db::ScratchDatabase;
+
 fn retouch() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_retouch"));
     // The caller's environment must not point the commands elsewhere.
@@ -30,8 +32,7 @@ fn retouch() -> Command {
 /// Where one test keeps its state: a data dir, and a database URL on PostgreSQL.
 struct Db {
     dir: tempfile::TempDir,
-    url: Option<String>,
-    cleanup: Option<(String, String)>,
+    scratch: Option<ScratchDatabase>,
 }
 
 impl Db {
@@ -40,8 +41,8 @@ impl Db {
             "--data-dir".to_owned(),
             self.dir.path().join("data").display().to_string(),
         ];
-        if let Some(url) = &self.url {
-            args.extend(["--database-url".to_owned(), url.clone()]);
+        if let Some(scratch) = &self.scratch {
+            args.extend(["--database-url".to_owned(), scratch.url().to_owned()]);
         }
         args
     }
@@ -51,13 +52,8 @@ impl Db {
     }
 
     async fn finish(self) {
-        if let Some((admin_url, name)) = self.cleanup {
-            let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&admin)
-                .await
-                .unwrap();
-            admin.close().await;
+        if let Some(scratch) = self.scratch {
+            scratch.drop_database().await.unwrap();
         }
     }
 }
@@ -65,35 +61,14 @@ impl Db {
 async fn databases() -> Vec<Db> {
     let mut all = vec![Db {
         dir: tempfile::tempdir().unwrap(),
-        url: None,
-        cleanup: None,
+        scratch: None,
     }];
-    let Ok(admin_url) = std::env::var("RETOUCH_TEST_DATABASE_URL") else {
-        eprintln!("postgres half skipped: RETOUCH_TEST_DATABASE_URL not set");
-        return all;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    // A name unique to this test process and moment.
-    let name = format!(
-        "retouch_cli_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    admin.close().await;
-    let base = admin_url.rsplit_once('/').unwrap().0;
-    all.push(Db {
-        dir,
-        url: Some(format!("{base}/{name}")),
-        cleanup: Some((admin_url, name)),
-    });
+    if let Some(scratch) = ScratchDatabase::create("retouch_cli").await.unwrap() {
+        all.push(Db {
+            dir: tempfile::tempdir().unwrap(),
+            scratch: Some(scratch),
+        });
+    }
     all
 }
 
@@ -275,8 +250,7 @@ async fn usage_summarises_what_each_key_did() {
 async fn a_network_address_needs_auth_or_an_explicit_opt_out() {
     let db = Db {
         dir: tempfile::tempdir().unwrap(),
-        url: None,
-        cleanup: None,
+        scratch: None,
     };
     let refused = serve(&db, &["--host", "0.0.0.0"]).err().expect("refused");
     assert!(refused.contains("retouch keys create"), "{refused}");

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 use retouch_server::{Accounts, AuthOptions};
-use retouch_store::{ImageExt, ImageKey, MasterKey, StateStore, UsageQuery};
+use retouch_store::{MasterKey, StateStore, UsageQuery};
 use retouch_test_support::fixtures::photo_png;
+use retouch_test_support::scratch_db::{DATABASE_URL_VAR, ScratchDatabase};
 use retouch_test_support::{MockKind, MockUpstream};
 use serde_json::{Value, json};
 
@@ -35,8 +36,8 @@ struct Server {
     master: MasterKey,
     dir: tempfile::TempDir,
     client: reqwest::Client,
-    /// PostgreSQL: (admin URL, database) to drop at the end.
-    cleanup: Option<(String, String)>,
+    /// PostgreSQL: the database to drop at the end.
+    scratch: Option<ScratchDatabase>,
 }
 
 fn master() -> MasterKey {
@@ -46,15 +47,15 @@ fn master() -> MasterKey {
 /// The backends to run on: SQLite, and PostgreSQL when configured.
 fn backends() -> Vec<Backend> {
     let mut all = vec![Backend::Sqlite];
-    if std::env::var("RETOUCH_TEST_DATABASE_URL").is_ok() {
+    if std::env::var(DATABASE_URL_VAR).is_ok() {
         all.push(Backend::Postgres);
     } else {
-        eprintln!("postgres half skipped: RETOUCH_TEST_DATABASE_URL not set");
+        eprintln!("postgres half skipped: {DATABASE_URL_VAR} not set");
     }
     all
 }
 
-async fn open_store(backend: Backend, dir: &Path) -> (StateStore, Option<(String, String)>) {
+async fn open_store(backend: Backend, dir: &Path) -> (StateStore, Option<ScratchDatabase>) {
     match backend {
         Backend::Sqlite => (
             StateStore::connect_sqlite_file(&dir.join("retouch.db"))
@@ -63,29 +64,19 @@ async fn open_store(backend: Backend, dir: &Path) -> (StateStore, Option<(String
             None,
         ),
         Backend::Postgres => {
-            let admin_url = std::env::var("RETOUCH_TEST_DATABASE_URL").unwrap();
-            let name = format!(
-                "retouch_auth_{}",
-                &ImageKey::generate(ImageExt::Png).id()[..16]
-            );
-            let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&admin)
+            let scratch = ScratchDatabase::create("retouch_auth")
                 .await
-                .unwrap();
-            admin.close().await;
-            let base = admin_url.rsplit_once('/').unwrap().0;
-            let store = StateStore::connect(&format!("{base}/{name}"))
-                .await
-                .unwrap();
-            (store, Some((admin_url, name)))
+                .unwrap()
+                .expect("backends() offers PostgreSQL only when it is configured");
+            let store = StateStore::connect(scratch.url()).await.unwrap();
+            (store, Some(scratch))
         }
     }
 }
 
 async fn start(backend: Backend, require_auth: bool) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let (store, cleanup) = open_store(backend, dir.path()).await;
+    let (store, scratch) = open_store(backend, dir.path()).await;
     let (state, _shutdown, _engine) =
         common::state_in(dir.path(), common::Options::default()).await;
     let accounts = Accounts::new(
@@ -108,20 +99,15 @@ async fn start(backend: Backend, require_auth: bool) -> Server {
         master: master(),
         dir,
         client: reqwest::Client::new(),
-        cleanup,
+        scratch,
     }
 }
 
 impl Server {
     async fn finish(self) {
         self.store.close().await;
-        if let Some((admin_url, name)) = self.cleanup {
-            let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&admin)
-                .await
-                .unwrap();
-            admin.close().await;
+        if let Some(scratch) = self.scratch {
+            scratch.drop_database().await.unwrap();
         }
     }
 

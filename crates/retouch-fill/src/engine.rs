@@ -12,6 +12,7 @@ use crate::image::validate;
 use crate::kernels::{self, Field, NONE, Neighbours, TEX_CHANNELS, Vote};
 use crate::maps::HoleSums;
 use crate::pyramid::{self, Level};
+use crate::seams::Seams;
 use crate::texture;
 use crate::{FillError, FillOptions, ImageRef, MaskRef, RgbaImage};
 
@@ -58,6 +59,9 @@ struct Scratch {
     sample: Vec<u32>,
     queue: Vec<u32>,
     done: Vec<u8>,
+    /// Coarser copies of the coarsest level for its pull-push start.
+    stack: Vec<Level>,
+    seams: Seams,
 }
 
 /// Per-level settings resolved from the options.
@@ -244,8 +248,8 @@ fn run_level(
 ) -> Result<(), FillError> {
     let (w, h) = (level.width, level.height);
     s.sums.build(&level.hole, w, h);
-    // Shrink the patch where no whole patch of known pixels exists (tiny images, huge holes).
     let mut r = plan.radius;
+    // Shrink the patch where no whole patch of known pixels exists (tiny images, huge holes).
     while s.sums.valid_sources(r, &mut s.valid) == 0 {
         if r == 0 {
             return Err(FillError::NothingToFillFrom);
@@ -271,7 +275,16 @@ fn run_level(
     match coarse {
         Some(c) => pyramid::upsample_hole(c, level),
         None => {
-            if !pyramid::onion_init(level, &mut s.queue, &mut s.done) {
+            // A single-level fill (a hole thinner than a patch: scratches, text) starts from
+            // the onion peel, whose nearest-border colours suit a thin hole (pull-push
+            // measured −0.5 dB on 512 px scratches); deeper fills start from the smoother
+            // pull-push, which gets large holes' low frequencies right.
+            let ok = if plan.last {
+                pyramid::onion_init(level, &mut s.queue, &mut s.done)
+            } else {
+                pyramid::pull_push_init(level, &mut s.stack)
+            };
+            if !ok {
                 return Err(FillError::NothingToFillFrom);
             }
         }
@@ -312,6 +325,9 @@ fn run_level(
         // The averaged votes are what the field converged on; the single best patch per
         // pixel gives them back the source's texture (a plain copy of known pixels).
         vote_best(level, s, r, plan.parallel);
+    }
+    if plan.last {
+        blend_seams(level, s, r, plan.parallel);
     }
     std::mem::swap(&mut s.prev_nnf, &mut s.nnf);
     Ok(())
@@ -456,6 +472,32 @@ fn search(level: &Level, s: &mut Scratch, r: usize, plan: &Plan, pass: u64, radi
     }
     s.nnf = nnf;
     s.dist = dist;
+}
+
+/// Seam blending of the finished fill (see [`crate::seams`]). The border sources are read
+/// from the field first; the field, its distances and the other per-level maps are then
+/// freed, so that the blending grid does not add to the fill's peak memory.
+fn blend_seams(level: &mut Level, s: &mut Scratch, r: usize, parallel: bool) {
+    {
+        let f = field(level, &s.valid, &s.target, &s.spans, r);
+        s.seams
+            .collect_border(&f, &level.hole, &s.nnf, &s.dist, &s.holes, parallel);
+    }
+    for buffer in [&mut s.nnf, &mut s.dist] {
+        *buffer = Vec::new();
+    }
+    s.valid = Vec::new();
+    s.target = Vec::new();
+    s.weight = Vec::new();
+    s.votes = Vec::new();
+    s.seams.blend(
+        &mut level.img,
+        &level.hole,
+        level.width,
+        level.height,
+        &s.holes,
+    );
+    s.seams.release();
 }
 
 /// Replaces every hole pixel by the colour its best-matching covering patch gives it.

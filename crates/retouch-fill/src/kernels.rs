@@ -526,37 +526,42 @@ fn read_vote(f: &Field<'_>, i: usize) -> Option<Vote> {
 /// winner-takes-all step, which restores the source's full sharpness once the field has
 /// converged. Ties go to the first patch in row-major order, so the result is deterministic.
 pub fn vote_best(f: &Field<'_>, nnf: &[u32], dist: &[u32], holes: &[u32], out: &mut [Vote]) {
-    let w = f.width;
-    let h = f.height;
-    let r = f.radius;
     for (&q, o) in holes.iter().zip(out.iter_mut()) {
         let q = q as usize;
-        let (qx, qy) = (q % w, q / w);
-        // (distance per pixel scaled by 2^8 for precision, source pixel index)
-        let mut best: Option<(u64, usize)> = None;
-        let (x0, x1) = (qx.saturating_sub(r), (qx + r + 1).min(w));
-        for py in qy.saturating_sub(r)..(qy + r + 1).min(h) {
-            let row = py * w;
-            let (Some(srcs), Some(ds)) =
-                (nnf.get(row + x0..row + x1), dist.get(row + x0..row + x1))
-            else {
-                continue;
-            };
-            for (px, (&s, &d)) in (x0..x1).zip(srcs.iter().zip(ds)) {
-                if s == NONE || d == u32::MAX {
-                    continue;
-                }
-                let score = (u64::from(d) << 8) / u64::from(f.patch_pixels(px, py).max(1));
-                if best.is_none_or(|(b, _)| score < b) {
-                    best = Some((score, (s as usize + q).wrapping_sub(row + px)));
-                }
-            }
-        }
-        let src = best.map_or(q, |(_, src)| src);
+        let src = best_source(f, nnf, dist, q).unwrap_or(q);
         if let Some(c) = read_vote(f, src) {
             *o = c;
         }
     }
+}
+
+/// The source pixel that the best-matching target patch covering pixel `q` (lowest
+/// distance per pixel; ties to the first in row-major order) puts at `q`, or `None` when no
+/// matched patch covers `q`. Sources are whole known patches, so the pixel is known.
+#[must_use]
+pub fn best_source(f: &Field<'_>, nnf: &[u32], dist: &[u32], q: usize) -> Option<usize> {
+    let (w, h, r) = (f.width, f.height, f.radius);
+    let (qx, qy) = (q % w, q / w);
+    // (distance per pixel scaled by 2^8 for precision, source pixel index)
+    let mut best: Option<(u64, usize)> = None;
+    let (x0, x1) = (qx.saturating_sub(r), (qx + r + 1).min(w));
+    for py in qy.saturating_sub(r)..(qy + r + 1).min(h) {
+        let row = py * w;
+        let (Some(srcs), Some(ds)) = (nnf.get(row + x0..row + x1), dist.get(row + x0..row + x1))
+        else {
+            continue;
+        };
+        for (px, (&s, &d)) in (x0..x1).zip(srcs.iter().zip(ds)) {
+            if s == NONE || d == u32::MAX {
+                continue;
+            }
+            let score = (u64::from(d) << 8) / u64::from(f.patch_pixels(px, py).max(1));
+            if best.is_none_or(|(b, _)| score < b) {
+                best = Some((score, (s as usize + q).wrapping_sub(row + px)));
+            }
+        }
+    }
+    best.map(|(_, src)| src)
 }
 
 /// The per-level maps the kernels need, built from an image and its hole map, for benches

@@ -79,6 +79,7 @@ pub mod kernels;
 mod maps;
 mod options;
 mod pyramid;
+mod seams;
 mod texture;
 
 use std::ops::ControlFlow;

@@ -181,6 +181,12 @@ impl Filler {
     /// Copies the input into level 0 and downsamples until the hole is no thicker than a
     /// patch, the requested depth is reached, or the image would get too small.
     /// Returns the number of levels.
+    ///
+    /// "No thicker than a patch": no hole pixel is farther than a patch width (`2 r`) from
+    /// the known region, so every hole pixel lies in a patch whose other half is known and
+    /// the full-resolution search alone finds its match. Scratches of 4–10 px at 1024 px
+    /// measured the same (32.4 dB) filled at full resolution alone as with a coarser level
+    /// first, in half the time (285 → 150 ms, 6× → 3× OpenCV's Telea).
     fn build_pyramid(
         &mut self,
         image: ImageRef<'_>,
@@ -212,7 +218,7 @@ impl Filler {
                 None => {
                     short / 2 >= min_side && {
                         self.scratch.sums.build(&cur.hole, cur.width, cur.height);
-                        self.scratch.sums.thicker_than(radius)
+                        self.scratch.sums.thicker_than(2 * radius)
                     }
                 }
             };

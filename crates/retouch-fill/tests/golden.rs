@@ -64,7 +64,7 @@ fn golden_checksums_per_option_set() {
             100,
             MaskKind::Brush,
             FillOptions::new().seed(9),
-            "b9bce45f976e65794e76fd855a6c5854",
+            "b3eee02158d0b6f5a3e14801e3f4a0ab",
         ),
         (
             "patch5-scratch",

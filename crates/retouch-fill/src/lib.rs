@@ -2,7 +2,8 @@
 //! the rest of the same image, so that edges and textures continue across the hole.
 //!
 //! It does **not** synthesise new content (no model, no prompt): every filled pixel's colour
-//! and alpha is copied or blended from known pixels of the input. Removing an object, a
+//! and alpha is copied or blended from known pixels of the input, and then shifted in tone
+//! towards the hole's border. Removing an object, a
 //! watermark or a scratch, or extending a canvas (outpainting transparent margins) work well;
 //! inventing an object that is not in the picture does not.
 //!
@@ -11,13 +12,17 @@
 //! Multi-scale PatchMatch (Barnes et al. 2009) with EM-style patch voting (Wexler et al.
 //! 2007):
 //!
-//! 1. **Pyramid.** The image is halved until the hole is no thicker than a patch or the
-//!    shorter side reaches [`FillOptions::min_level_size`]. A coarse pixel is known when any
-//!    of its children is, as the average of its known children only, so the hole shrinks
-//!    faster than the image (thin strokes vanish within a few levels) and no level ever
-//!    sees a colour from under the hole.
-//! 2. **Initialisation.** At the coarsest level the hole is filled from its border inwards
-//!    (onion peel) and every patch overlapping the hole gets a random source patch.
+//! 1. **Pyramid.** The image is halved while some hole pixel lies farther than a patch width
+//!    from the known region and the shorter side stays above
+//!    [`FillOptions::min_level_size`]; thinner holes (scratches, text) are filled at full
+//!    resolution alone. A coarse pixel is known when any of its children is, as a
+//!    [1 5 5 1]-weighted average of the known pixels around its children only, so the hole
+//!    shrinks faster than the image (thin strokes vanish within a few levels) and no level
+//!    ever sees a colour from under the hole.
+//! 2. **Initialisation.** At the coarsest level the hole is filled by pull-push (halving
+//!    until no hole is left, then interpolating back up), or, for a hole filled at full
+//!    resolution alone, from its border inwards (onion peel); every patch overlapping the
+//!    hole gets a random source patch.
 //! 3. **Search.** PatchMatch passes alternate direction: each target patch tries its
 //!    neighbours' matches shifted by one pixel (propagation) and random candidates in
 //!    windows of halving size around its best match (random search). Sources are only
@@ -29,11 +34,18 @@
 //!    source patches.
 //! 4. **Voting.** Each hole pixel becomes the average of the pixels that all patches covering
 //!    it would put there, weighted by `exp(-d / 2σ²)` of the match distance, σ² the lower
-//!    quartile of distances (sharper than Wexler's 75th percentile). Search + vote is one EM step; coarse levels get
-//!    [`FillOptions::em_iterations`] steps, falling linearly to
-//!    [`FillOptions::fine_em_iterations`] at full resolution.
+//!    quartile of distances (sharper than Wexler's 75th percentile). Search + vote is one
+//!    EM step; coarse levels get [`FillOptions::em_iterations`] steps, falling linearly to
+//!    [`FillOptions::fine_em_iterations`] at full resolution. At full resolution each pixel
+//!    finally takes the pixel of its single best-matching patch (Newson et al.), a plain
+//!    copy that keeps the source's texture sharp.
 //! 5. **Upsampling.** The field of matches is scaled to the next level and voted once before
 //!    that level's own EM steps, which keeps the texture sharp.
+//! 6. **Seam blending.** The finished fill keeps its copied texture but takes its tone from
+//!    the hole's border, as Poisson image editing would: the offsets between each known
+//!    neighbour and the copy's own continuation into it are median-filtered along the border
+//!    and spread over the hole by pull-push, then added. This removes visible seams and the
+//!    wrong tone of a hole no source matches well.
 //!
 //! Only patches that overlap the hole are searched and only hole pixels are voted, so cost
 //! follows the hole's size, not the image's (plus a few linear passes over the image per
@@ -45,8 +57,8 @@
 //! # Guarantees and limits
 //!
 //! - Known pixels (mask byte 0) come back bit-exact in all four channels.
-//! - Filled pixels take colour and alpha only from known pixels; whatever is under the mask
-//!   in the input (often garbage RGB under alpha 0) is never read.
+//! - Filled pixels are computed from known pixels only; whatever is under the mask in the
+//!   input (often garbage RGB under alpha 0) is never read.
 //! - An empty mask returns a copy of the image at once; a full mask is
 //!   [`FillError::NothingToFillFrom`].
 //! - Images smaller than a patch work: the patch shrinks where no whole known patch exists.

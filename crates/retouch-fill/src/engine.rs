@@ -254,8 +254,8 @@ fn run_level(
 ) -> Result<(), FillError> {
     let (w, h) = (level.width, level.height);
     s.sums.build(&level.hole, w, h);
-    let mut r = plan.radius;
     // Shrink the patch where no whole patch of known pixels exists (tiny images, huge holes).
+    let mut r = plan.radius;
     while s.sums.valid_sources(r, &mut s.valid) == 0 {
         if r == 0 {
             return Err(FillError::NothingToFillFrom);
@@ -489,9 +489,8 @@ fn blend_seams(level: &mut Level, s: &mut Scratch, r: usize, parallel: bool) {
         s.seams
             .collect_border(&f, &level.hole, &s.nnf, &s.dist, &s.holes, parallel);
     }
-    for buffer in [&mut s.nnf, &mut s.dist] {
-        *buffer = Vec::new();
-    }
+    s.nnf = Vec::new();
+    s.dist = Vec::new();
     s.valid = Vec::new();
     s.target = Vec::new();
     s.weight = Vec::new();

@@ -14,6 +14,7 @@ use retouch_gateway::{RouteConfig, Secret};
 use retouch_store::{MasterKey, StateStore, StoreError};
 
 use crate::auth::{AuthOptions, Authenticator};
+use crate::ttl_cache::TtlCache;
 use crate::usage::UsageSink;
 
 /// The state store and the master key, with the caches and background writer built on them.
@@ -23,6 +24,8 @@ pub struct Accounts {
     auth: Authenticator,
     vault: Arc<Vault>,
     usage: UsageSink,
+    /// Saved configs by id (parsed), or that there is none, for the auth cache's TTL.
+    configs: TtlCache<String, Option<RouteConfig>>,
 }
 
 impl fmt::Debug for Accounts {
@@ -44,12 +47,15 @@ impl Accounts {
         master: MasterKey,
         auth: AuthOptions,
     ) -> Result<Self, StoreError> {
+        let ttl = auth.cache_ttl;
         Ok(Self {
             auth: Authenticator::new(store.clone(), auth).await?,
             vault: Arc::new(Vault {
                 store: store.clone(),
                 master,
+                cache: TtlCache::new(ttl),
             }),
+            configs: TtlCache::new(ttl),
             usage: UsageSink::start(store.clone()),
             store,
         })
@@ -74,30 +80,41 @@ impl Accounts {
     }
 
     /// The config saved in the store under `id`, validated; `Ok(None)` when there is none.
+    /// Answers (found or not) are cached for the auth cache's TTL, so a config saved or
+    /// deleted with `retouch configs` takes effect within seconds on every replica.
     pub(crate) async fn saved_config(&self, id: &str) -> Result<Option<RouteConfig>, ApiError> {
+        if let Some(cached) = self.configs.get(id) {
+            return Ok(cached);
+        }
         let saved =
             self.store.get_config(id).await.map_err(|error| {
                 ApiError::internal(format!("reading saved config '{id}': {error}"))
             })?;
-        let Some(saved) = saved else {
-            return Ok(None);
+        let parsed = match saved {
+            // Checked when it was saved; checked again in case this version reads configs
+            // differently from the one that saved it. Not cached: the error is the answer
+            // until someone fixes the config.
+            Some(saved) => Some(RouteConfig::from_json(&saved.body).map_err(|e| {
+                ApiError::invalid_request(
+                    format!("Invalid config: the config saved as '{id}' no longer validates: {e}"),
+                    Some("x-portkey-config"),
+                )
+                .with_code("invalid_config")
+            })?),
+            None => None,
         };
-        // Checked when it was saved; checked again in case this version reads configs
-        // differently from the one that saved it.
-        RouteConfig::from_json(&saved.body).map(Some).map_err(|e| {
-            ApiError::invalid_request(
-                format!("Invalid config: the config saved as '{id}' no longer validates: {e}"),
-                Some("x-portkey-config"),
-            )
-            .with_code("invalid_config")
-        })
+        self.configs.insert(id.to_owned(), parsed.clone());
+        Ok(parsed)
     }
 }
 
-/// Virtual keys in the store, decrypted with the master key when a target uses one.
+/// Virtual keys in the store, decrypted with the master key when a target uses one. The
+/// decrypted credential (or that the id is unknown) is cached for the auth cache's TTL, in
+/// memory only, so a busy virtual key costs one query and one decryption per TTL.
 struct Vault {
     store: StateStore,
     master: MasterKey,
+    cache: TtlCache<String, Option<VirtualCredential>>,
 }
 
 impl fmt::Debug for Vault {
@@ -112,6 +129,9 @@ impl VirtualKeys for Vault {
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<VirtualCredential>, ApiError>> {
         Box::pin(async move {
+            if let Some(cached) = self.cache.get(id) {
+                return Ok(cached);
+            }
             let found = self
                 .store
                 .get_virtual_key_decrypted(&self.master, id)
@@ -119,10 +139,12 @@ impl VirtualKeys for Vault {
                 // The error names the id and what failed (database, wrong master key), never
                 // the secret: the store's messages hold none.
                 .map_err(|error| ApiError::internal(format!("virtual key '{id}': {error}")))?;
-            Ok(found.map(|(record, secret)| VirtualCredential {
+            let credential = found.map(|(record, secret)| VirtualCredential {
                 provider: record.provider,
                 api_key: Secret::new(secret.expose()),
-            }))
+            });
+            self.cache.insert(id.to_owned(), credential.clone());
+            Ok(credential)
         })
     }
 }

@@ -5,13 +5,13 @@
 //! for it (`--require-auth`). Both the "any keys?" answer and each verified key are cached
 //! in process for a short TTL (5 s by default), so a key created or revoked with `retouch keys`
 //! against the same database takes effect on every replica within seconds, without a database
-//! round trip on every request. The cache is keyed by the key's SHA-256; the clear key is
-//! never stored, logged or echoed (a 401 shows at most its first eight characters).
+//! round trip on every request. The cache ([`TtlCache`], bounded) is keyed by the key's
+//! SHA-256; the clear key is never stored, logged or echoed (a 401 shows at most its first
+//! eight characters).
 //!
 //! `/health`, the playground's static files and `/images/{key}` (authorized by its signature)
 //! are outside this layer.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -26,10 +26,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::error::ErrorResponse;
 use crate::state::AppState;
-
-/// Verified keys kept at most; past this, expired entries go first, then everything (a flood
-/// of distinct valid keys is not a real workload, and a miss only costs one lookup).
-const MAX_CACHED_KEYS: usize = 10_000;
+use crate::ttl_cache::TtlCache;
 
 /// Who made a request: the gateway key that authenticated it, or nobody (auth not required).
 /// Inserted as a request extension on every `/v1/*` request; the rate limiter and usage
@@ -71,8 +68,8 @@ pub(crate) struct Authenticator {
     keys_exist: Mutex<(Instant, bool)>,
     /// Set while one request refreshes `keys_exist`; the others use the last answer.
     refreshing: AtomicBool,
-    /// SHA-256 of a presented key → the caller it verified as, and when.
-    verified: Mutex<HashMap<[u8; 32], (Caller, Instant)>>,
+    /// SHA-256 of a presented key → the caller it verified as.
+    verified: TtlCache<[u8; 32], Caller>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -86,11 +83,11 @@ impl Authenticator {
     pub(crate) async fn new(store: StateStore, options: AuthOptions) -> Result<Self, StoreError> {
         let exist = store.has_gateway_keys().await?;
         Ok(Self {
+            verified: TtlCache::new(options.cache_ttl),
             store,
             options,
             keys_exist: Mutex::new((Instant::now(), exist)),
             refreshing: AtomicBool::new(false),
-            verified: Mutex::new(HashMap::new()),
         })
     }
 
@@ -138,11 +135,8 @@ impl Authenticator {
         // A presented gateway key is always checked, even when auth is optional: a client that
         // believes it authenticates should hear that its key is wrong.
         let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
-        let ttl = self.options.cache_ttl;
-        if let Some((caller, at)) = lock(&self.verified).get(&digest)
-            && at.elapsed() < ttl
-        {
-            return Ok(caller.clone());
+        if let Some(caller) = self.verified.get(&digest) {
+            return Ok(caller);
         }
         let found = self.store.verify_gateway_key(key).await.map_err(|error| {
             ApiError::unavailable(
@@ -151,24 +145,17 @@ impl Authenticator {
             )
             .with_detail(format!("verifying a gateway key: {error}"))
         })?;
-        let mut cache = lock(&self.verified);
         match found {
             Some(record) => {
                 let caller = Caller {
                     key_id: Some(record.id),
                     key_name: Some(record.name),
                 };
-                if cache.len() >= MAX_CACHED_KEYS {
-                    cache.retain(|_, (_, at)| at.elapsed() < ttl);
-                    if cache.len() >= MAX_CACHED_KEYS {
-                        cache.clear();
-                    }
-                }
-                cache.insert(digest, (caller.clone(), Instant::now()));
+                self.verified.insert(digest, caller.clone());
                 Ok(caller)
             }
             None => {
-                cache.remove(&digest);
+                self.verified.remove(&digest);
                 Err(incorrect_key(key))
             }
         }

@@ -19,6 +19,7 @@ mod routes;
 mod serve;
 mod shutdown;
 mod state;
+mod ttl_cache;
 mod usage;
 
 pub use accounts::Accounts;

@@ -75,6 +75,10 @@ async fn open_store(backend: Backend, dir: &Path) -> (StateStore, Option<Scratch
 }
 
 async fn start(backend: Backend, require_auth: bool) -> Server {
+    start_with_ttl(backend, require_auth, TTL).await
+}
+
+async fn start_with_ttl(backend: Backend, require_auth: bool, cache_ttl: Duration) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let (store, scratch) = open_store(backend, dir.path()).await;
     let (state, _shutdown, _engine) =
@@ -84,7 +88,7 @@ async fn start(backend: Backend, require_auth: bool) -> Server {
         master(),
         AuthOptions {
             require_auth,
-            cache_ttl: TTL,
+            cache_ttl,
         },
     )
     .await
@@ -494,6 +498,58 @@ async fn saved_configs_are_used_by_id() {
             "x-portkey-config",
         )
         .await;
+        server.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn virtual_keys_and_saved_configs_are_read_once_per_ttl() {
+    // Long enough that the requests right after a delete are surely inside it.
+    let ttl = Duration::from_secs(2);
+    for backend in backends() {
+        let server = start_with_ttl(backend, false, ttl).await;
+        let mock = MockUpstream::start(MockKind::OpenAi).await;
+        let host = mock.base_url();
+        server
+            .store
+            .create_virtual_key(&server.master, "vk", "openai", mock.api_key().unwrap())
+            .await
+            .unwrap();
+        let config = json!({"provider": "openai", "custom_host": host, "api_key": mock.api_key()});
+        server
+            .store
+            .put_config("pc", &config.to_string())
+            .await
+            .unwrap();
+        let by_key = [
+            ("x-portkey-virtual-key", "vk"),
+            ("x-portkey-custom-host", &host),
+        ];
+        let by_config = [("x-portkey-config", "pc")];
+        for headers in [&by_key[..], &by_config[..]] {
+            assert_eq!(server.edit(headers).await.status(), StatusCode::OK);
+        }
+        // Deleted in the store: the cached answers keep serving until the TTL runs out...
+        assert!(server.store.delete_virtual_key("vk").await.unwrap());
+        assert!(server.store.delete_config("pc").await.unwrap());
+        for headers in [&by_key[..], &by_config[..]] {
+            assert_eq!(server.edit(headers).await.status(), StatusCode::OK);
+        }
+        // ...and then the deletes take effect.
+        tokio::time::sleep(ttl + Duration::from_millis(200)).await;
+        assert_400(
+            server.edit(&by_key).await,
+            "invalid_virtual_key",
+            "x-portkey-virtual-key",
+        )
+        .await;
+        assert_400(
+            server.edit(&by_config).await,
+            "invalid_config",
+            "x-portkey-config",
+        )
+        .await;
+        assert_eq!(mock.edit_calls(), 4);
         server.finish().await;
     }
 }

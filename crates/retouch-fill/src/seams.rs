@@ -84,7 +84,8 @@ impl Seams {
         }
     }
 
-    /// Adds the interpolated border offsets to every hole pixel of `img` (RGBA8, `w × h`).
+    /// Adds the interpolated border offsets to every hole pixel of `img` (RGBA8, `w × h`),
+    /// keeping each channel within the known pixels' range.
     /// At a border pixel `p` with source `s`, the offset is the mean over its known
     /// 4-neighbours `q` of `(img[q] - img[p]) - (img[s + (q - p)] - img[s])`: the step the
     /// image takes from the fill into the known neighbour, minus the step the source takes
@@ -138,6 +139,7 @@ impl Seams {
         let Some(grid) = self.grids.first() else {
             return;
         };
+        let (lo, hi) = known_range(img, hole);
         for &p in holes {
             let p = p as usize;
             let (x, y) = (p % w, p / w);
@@ -147,13 +149,33 @@ impl Seams {
             ) else {
                 continue;
             };
-            for (v, &o) in out.iter_mut().zip(cell) {
+            for (c, (v, &o)) in out.iter_mut().zip(cell).enumerate() {
                 *v = (f32::from(*v) + f32::from(o) / SCALE)
                     .round()
-                    .clamp(0.0, 255.0) as u8;
+                    .clamp(f32::from(lo[c]), f32::from(hi[c])) as u8;
             }
         }
     }
+}
+
+/// Per-channel minimum and maximum of the known pixels' R, G, B. The blend keeps the fill
+/// inside them: an offset that would take a dark copy below the darkest known value (or a
+/// bright one above the brightest) is a correction overshooting, and the fill stays within
+/// the colours the image itself holds.
+fn known_range(img: &[u8], hole: &[u8]) -> ([u8; 3], [u8; 3]) {
+    let mut lo = [255u8; 3];
+    let mut hi = [0u8; 3];
+    for (px, _) in img.chunks_exact(4).zip(hole).filter(|&(_, &h)| h == 0) {
+        for c in 0..3 {
+            lo[c] = lo[c].min(px[c]);
+            hi[c] = hi[c].max(px[c]);
+        }
+    }
+    if lo[0] > hi[0] {
+        // No known pixel (the engine never gets here): leave the whole range open.
+        return ([0; 3], [255; 3]);
+    }
+    (lo, hi)
 }
 
 /// Radius of the window of [`median_filter`].
@@ -369,5 +391,25 @@ mod tests {
         for &p in &holes {
             assert_eq!(&img[p as usize * 4..p as usize * 4 + 3], &[100, 100, 100]);
         }
+    }
+
+    #[test]
+    fn the_blend_never_leaves_the_known_colour_range() {
+        // A flat 100 grey image with one bright pixel (1, 160): known range 100..=160. Hole
+        // pixel 15 holds a copy of source pixel 7, whose upper neighbour is that bright pixel,
+        // so the source steps up by 60 where the hole's surroundings stay flat: the measured
+        // offset is (100 - 100) - (100 + 100 + 160 + 100) / 4 + 100 = -15, which would leave
+        // 85, darker than any known pixel. The blend stops at the darkest known value.
+        let (w, h) = (6usize, 6usize);
+        let mut img = vec![100u8; w * h * 4];
+        img[4..7].copy_from_slice(&[160, 160, 160]);
+        let mut hole = vec![0u8; w * h];
+        hole[15] = 1;
+        let mut seams = Seams {
+            border: vec![(15, 7)],
+            ..Seams::default()
+        };
+        seams.blend(&mut img, &hole, w, h, &[15]);
+        assert_eq!(&img[60..63], &[100, 100, 100]);
     }
 }

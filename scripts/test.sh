@@ -14,6 +14,7 @@ step() { printf '\n==> %s\n' "$*"; }
 apt_needed=()
 command -v chromium >/dev/null 2>&1 || apt_needed+=(chromium)
 command -v redis-server >/dev/null 2>&1 || apt_needed+=(redis-server)
+command -v openssl >/dev/null 2>&1 || apt_needed+=(openssl)
 if [ ${#apt_needed[@]} -gt 0 ]; then
   step "installing Debian packages: ${apt_needed[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -96,20 +97,36 @@ start_moto() {
 }
 
 # Redis for the shared rate-limit tests: no persistence, loopback only, in the foreground
-# of a background job so the trap can stop it by pid.
+# of a background job so the trap can stop it by pid. It also listens with TLS on a second
+# port, with a certificate from a throwaway CA, for the rediss:// test.
 start_redis() {
-  local port
+  local port tls_port dir
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  mkdir -p "$SERVICES/redis"
+  tls_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  dir="$SERVICES/redis"
+  mkdir -p "$dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=retouch test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+    -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+    >"$dir/server.ext"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+    -CAcreateserial -days 2 -extfile "$dir/server.ext" -out "$dir/server.pem" 2>/dev/null
   redis-server --save '' --appendonly no --port "$port" --bind 127.0.0.1 \
-    --dir "$SERVICES/redis" >"$SERVICES/redis.log" 2>&1 &
+    --tls-port "$tls_port" --tls-cert-file "$dir/server.pem" --tls-key-file "$dir/server.key" \
+    --tls-ca-cert-file "$dir/ca.pem" --tls-auth-clients no \
+    --dir "$dir" >"$SERVICES/redis.log" 2>&1 &
   REDIS_PID=$!
   for _ in $(seq 1 100); do
     if redis-cli -p "$port" ping >/dev/null 2>&1; then break; fi
     sleep 0.1
   done
   export RETOUCH_TEST_REDIS_URL="redis://127.0.0.1:$port"
-  echo "Redis on 127.0.0.1:$port"
+  export RETOUCH_TEST_REDISS_URL="rediss://127.0.0.1:$tls_port"
+  export RETOUCH_TEST_REDIS_CA="$dir/ca.pem"
+  echo "Redis on 127.0.0.1:$port (TLS on $tls_port)"
 }
 
 step "starting PostgreSQL, an S3 server and Redis on loopback"

@@ -56,7 +56,7 @@ async fn in_process_allows_the_limit_then_denies_with_retry_after() {
 #[tokio::test]
 async fn redis_limits_allow_deny_and_expire() {
     let Some(url) = redis_url() else { return };
-    let limiter = RateLimiter::connect_redis(&url).await.unwrap();
+    let limiter = RateLimiter::connect_redis(&url, None).await.unwrap();
     assert_eq!(limiter.backend(), "redis");
     let bucket = unique("basic");
     for remaining in (0..3).rev() {
@@ -109,8 +109,8 @@ async fn redis_limits_allow_deny_and_expire() {
 async fn two_replicas_share_one_budget() {
     let Some(url) = redis_url() else { return };
     // Two independent connections, as two server processes would have.
-    let one = RateLimiter::connect_redis(&url).await.unwrap();
-    let two = RateLimiter::connect_redis(&url).await.unwrap();
+    let one = RateLimiter::connect_redis(&url, None).await.unwrap();
+    let two = RateLimiter::connect_redis(&url, None).await.unwrap();
     let bucket = unique("shared");
     let mut allowed = 0;
     for i in 0..20 {
@@ -138,7 +138,7 @@ async fn two_replicas_share_one_budget() {
 
 #[tokio::test]
 async fn a_bad_url_or_an_unreachable_server_fails_at_connect() {
-    let error = RateLimiter::connect_redis("http://127.0.0.1:1")
+    let error = RateLimiter::connect_redis("http://127.0.0.1:1", None)
         .await
         .unwrap_err();
     assert!(matches!(error, StoreError::Redis(_)), "{error}");
@@ -148,8 +148,49 @@ async fn a_bad_url_or_an_unreachable_server_fails_at_connect() {
         socket.local_addr().unwrap().port()
     };
     let url = format!("redis://:hunter2secret@127.0.0.1:{port}");
-    let error = RateLimiter::connect_redis(&url).await.unwrap_err();
+    let error = RateLimiter::connect_redis(&url, None).await.unwrap_err();
     let message = error.to_string();
     assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
     assert!(!message.contains("hunter2secret"), "{message}");
+}
+
+/// The TLS endpoint of the test Redis and the CA that signed its certificate
+/// (`RETOUCH_TEST_REDISS_URL`, `RETOUCH_TEST_REDIS_CA`; `scripts/test.sh` sets both).
+fn rediss() -> Option<(String, String)> {
+    let (Ok(url), Ok(ca)) = (
+        std::env::var("RETOUCH_TEST_REDISS_URL"),
+        std::env::var("RETOUCH_TEST_REDIS_CA"),
+    ) else {
+        eprintln!("RETOUCH_TEST_REDISS_URL / RETOUCH_TEST_REDIS_CA not set: skipping the TLS test");
+        return None;
+    };
+    Some((url, ca))
+}
+
+#[tokio::test]
+async fn rediss_connects_over_tls_to_a_server_its_ca_signed_and_only_then() {
+    let Some((url, ca)) = rediss() else { return };
+    let ca = std::fs::read(ca).unwrap();
+    // Trusting the private CA: a working limiter whose budget is the plain endpoint's too.
+    let tls = RateLimiter::connect_redis(&url, Some(&ca)).await.unwrap();
+    let bucket = unique("tls");
+    for remaining in (0..3).rev() {
+        let decision = tls.check(&bucket, 1, 3, MINUTE).await.unwrap();
+        assert!(decision.allowed);
+        assert_eq!(decision.remaining, remaining);
+    }
+    assert!(!tls.check(&bucket, 1, 3, MINUTE).await.unwrap().allowed);
+    if let Some(plain) = redis_url() {
+        let plain = RateLimiter::connect_redis(&plain, None).await.unwrap();
+        assert!(!plain.check(&bucket, 1, 3, MINUTE).await.unwrap().allowed);
+    }
+    // The system trust store does not know that CA: the handshake fails at connect.
+    let error = RateLimiter::connect_redis(&url, None).await.unwrap_err();
+    assert!(matches!(error, StoreError::Redis(_)), "{error}");
+    // A CA with a plain URL is a configuration mistake, said as such.
+    let plain = url.replacen("rediss://", "redis://", 1);
+    let error = RateLimiter::connect_redis(&plain, Some(&ca))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("rediss://"), "{error}");
 }

@@ -91,8 +91,12 @@ pub(crate) struct ServerSection {
     pub(crate) database_url: Option<String>,
     /// Require a gateway key on `/v1` even before any exists.
     pub(crate) require_auth: Option<bool>,
-    /// Redis (`redis://…`) for rate-limit budgets shared by every replica; default in process.
+    /// Redis (`redis://…`, or `rediss://…` for TLS) for rate-limit budgets shared by every
+    /// replica; default in process.
     pub(crate) redis_url: Option<String>,
+    /// PEM file of the CA that signed a `rediss://` server's certificate; default: the
+    /// system's trust store.
+    pub(crate) redis_ca_file: Option<PathBuf>,
 }
 
 /// `[limits]`: per-caller rate limits (none by default).

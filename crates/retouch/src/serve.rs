@@ -41,10 +41,15 @@ pub(crate) struct ServeArgs {
     /// again, in milliseconds, at most 5000. For tests.
     #[arg(long, env = "RETOUCH_AUTH_CACHE_MS", hide = true)]
     auth_cache_ms: Option<u64>,
-    /// Redis (redis://[user:password@]host[:port][/db]) holding rate-limit budgets, so every
-    /// replica pointed at it enforces one limit; default: in process.
+    /// Redis (redis://[user:password@]host[:port][/db], or rediss://… for TLS) holding
+    /// rate-limit budgets, so every replica pointed at it enforces one limit; default: in
+    /// process.
     #[arg(long, env = "RETOUCH_REDIS_URL")]
     redis_url: Option<String>,
+    /// PEM file of the CA that signed a rediss:// server's certificate; default: the system's
+    /// trust store.
+    #[arg(long, env = "RETOUCH_REDIS_CA_FILE")]
+    redis_ca_file: Option<PathBuf>,
     /// Requests to /v1/images/edits each gateway key (or client address) may make per minute;
     /// default: no limit.
     #[arg(long, env = "RETOUCH_REQUESTS_PER_MINUTE")]
@@ -199,6 +204,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let rate_limits = rate_limits(
         args.redis_url.or(server.redis_url),
+        args.redis_ca_file.or(server.redis_ca_file),
         args.requests_per_minute.or(file.limits.requests_per_minute),
     )
     .await?;
@@ -254,15 +260,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// one stops start-up instead of silently leaving the limits in process.
 async fn rate_limits(
     redis_url: Option<String>,
+    redis_ca_file: Option<PathBuf>,
     requests_per_minute: Option<u32>,
 ) -> anyhow::Result<RateLimits> {
     if requests_per_minute == Some(0) {
         bail!("limits.requests_per_minute must be at least 1; leave it out for no limit");
     }
+    let ca = match &redis_ca_file {
+        Some(path) => Some(std::fs::read(path).with_context(|| {
+            format!(
+                "reading the Redis CA file {} (--redis-ca-file / RETOUCH_REDIS_CA_FILE / \
+                 [server] redis_ca_file)",
+                path.display()
+            )
+        })?),
+        None => None,
+    };
     let limiter = match redis_url.filter(|url| !url.is_empty()) {
-        Some(url) => RateLimiter::connect_redis(&url).await.context(
-            "connecting to Redis (--redis-url / RETOUCH_REDIS_URL / [server] redis_url)",
-        )?,
+        Some(url) => RateLimiter::connect_redis(&url, ca.as_deref())
+            .await
+            .context(
+                "connecting to Redis (--redis-url / RETOUCH_REDIS_URL / [server] redis_url)",
+            )?,
+        None if redis_ca_file.is_some() => {
+            bail!("--redis-ca-file is set but there is no --redis-url to use it with")
+        }
         None => RateLimiter::in_process(),
     };
     match (requests_per_minute, &limiter) {

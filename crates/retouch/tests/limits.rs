@@ -1,6 +1,7 @@
 //! `retouch serve` with rate limits: a Redis URL that does not answer stops start-up with a
 //! clear message, and (when `RETOUCH_TEST_REDIS_URL` is set) `--requests-per-minute` with
-//! `--redis-url` refuses the request past the limit with OpenAI's 429.
+//! `--redis-url` refuses the request past the limit with OpenAI's 429; the same over TLS
+//! (`rediss://` with `--redis-ca-file`, when `RETOUCH_TEST_REDISS_URL` is set).
 
 #![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
@@ -64,13 +65,60 @@ fn requests_past_the_limit_are_refused_through_redis() {
         eprintln!("RETOUCH_TEST_REDIS_URL is not set: skipping the serve + Redis limit test");
         return;
     };
+    assert_eq!(statuses_through(&[&redis]), [400, 400, 429]);
+}
+
+#[test]
+fn rediss_with_a_private_ca_limits_like_plain_redis_and_without_it_stops_start_up() {
+    let (Ok(rediss), Ok(ca)) = (
+        std::env::var("RETOUCH_TEST_REDISS_URL"),
+        std::env::var("RETOUCH_TEST_REDIS_CA"),
+    ) else {
+        eprintln!("RETOUCH_TEST_REDISS_URL / RETOUCH_TEST_REDIS_CA not set: skipping");
+        return;
+    };
+    assert_eq!(
+        statuses_through(&[&rediss, "--redis-ca-file", &ca]),
+        [400, 400, 429]
+    );
+    // The system's trust store does not know the test CA.
+    let dir = tempfile::tempdir().unwrap();
+    let output = retouch()
+        .args(["serve", "--port", "0", "--requests-per-minute", "5"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--redis-url", &rediss])
+        .env_remove("RETOUCH_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("connecting to Redis"), "{stderr}");
+    // A CA file with nothing to use it for is a mistake worth stopping for.
+    let output = retouch()
+        .args(["serve", "--port", "0", "--redis-ca-file", &ca])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_remove("RETOUCH_CONFIG")
+        .env_remove("RETOUCH_REDIS_URL")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no --redis-url"), "{stderr}");
+}
+
+/// Starts `serve --requests-per-minute 2 --redis-url ARGS…` and returns the statuses of
+/// three edits (invalid ones: the limit is checked before the body is read).
+fn statuses_through(redis_args: &[&str]) -> Vec<u16> {
     let dir = tempfile::tempdir().unwrap();
     let mut child = retouch()
         .args(["serve", "--port", "0", "--requests-per-minute", "2"])
         .arg("--data-dir")
         .arg(dir.path())
         .arg("--redis-url")
-        .arg(&redis)
+        .args(redis_args)
+        .env_remove("RETOUCH_CONFIG")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -85,13 +133,13 @@ fn requests_past_the_limit_are_refused_through_redis() {
         .unwrap()
         .to_owned();
 
-    // Requests come from 127.0.0.<random>, so reruns against the same Redis start afresh.
+    // Requests come from 127.0.<random>, so reruns against the same Redis start afresh.
     let from = std::net::Ipv4Addr::new(127, 0, rand_octet(), rand_octet());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let statuses: Vec<u16> = runtime.block_on(async {
+    let statuses = runtime.block_on(async {
         let client = reqwest::Client::builder()
             .local_address(std::net::IpAddr::V4(from))
             .build()
@@ -112,8 +160,8 @@ fn requests_past_the_limit_are_refused_through_redis() {
         }
         statuses
     });
-    assert_eq!(statuses, [400, 400, 429]);
     drop(server);
+    statuses
 }
 
 fn rand_octet() -> u8 {

@@ -236,7 +236,7 @@ async fn two_app_instances_share_one_budget_through_redis() {
     let mut replicas = Vec::new();
     for i in 0..2 {
         let replica_dir = dir.path().join(format!("replica-{i}"));
-        let limiter = RateLimiter::connect_redis(&url).await.unwrap();
+        let limiter = RateLimiter::connect_redis(&url, None).await.unwrap();
         let state = keyed_state(&replica_dir, &store, per_minute(5, limiter)).await;
         replicas.push(retouch_server::app(state));
     }
@@ -310,7 +310,7 @@ fn resp_command(buffer: &[u8]) -> Option<(String, usize)> {
 
 #[tokio::test]
 async fn when_the_limiter_fails_requests_are_served() {
-    let limiter = RateLimiter::connect_redis(&vanishing_redis().await)
+    let limiter = RateLimiter::connect_redis(&vanishing_redis().await, None)
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -61,10 +61,12 @@ impl RateLimiter {
         Self::InProcess(MemoryLimiter::new(DEFAULT_MAX_BUCKETS))
     }
 
-    /// A Redis-backed limiter for `url` (`redis://[user:password@]host:port[/db]`), checked with
-    /// a `PING` before it is returned so a wrong URL fails at start-up.
-    pub async fn connect_redis(url: &str) -> Result<Self, StoreError> {
-        RedisLimiter::connect(url).await.map(Self::Redis)
+    /// A Redis-backed limiter for `url` (`redis://[user:password@]host:port[/db]`, or
+    /// `rediss://…` over TLS), checked with a `PING` before it is returned so a wrong URL fails
+    /// at start-up. `ca_pem`: PEM certificates to trust for a `rediss://` server instead of the
+    /// system's trust store.
+    pub async fn connect_redis(url: &str, ca_pem: Option<&[u8]>) -> Result<Self, StoreError> {
+        RedisLimiter::connect(url, ca_pem).await.map(Self::Redis)
     }
 
     /// Spends `cost` units of `limit` per `window` from `bucket`, if they are available.

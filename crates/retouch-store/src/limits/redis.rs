@@ -105,13 +105,33 @@ impl Breaker {
 impl RedisLimiter {
     /// Connects to `url` and checks it answers `PING`. The error names the host, never the
     /// password.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let client = Client::open(url).map_err(|e| {
+    ///
+    /// `rediss://` connects over TLS (rustls), verifying the server against the system's
+    /// trust store, or against `ca_pem` (PEM certificates) when given, for a server whose
+    /// certificate a private CA signed.
+    pub async fn connect(url: &str, ca_pem: Option<&[u8]>) -> Result<Self, StoreError> {
+        let invalid = |e: redis::RedisError| {
             StoreError::Redis(format!(
-                "invalid Redis URL (expected redis://[user:password@]host[:port][/db]): {}",
+                "invalid Redis URL (expected redis://[user:password@]host[:port][/db], or \
+                 rediss://… for TLS): {}",
                 e.category()
             ))
-        })?;
+        };
+        let client = match ca_pem {
+            None => Client::open(url).map_err(invalid)?,
+            Some(pem) => {
+                if !url.starts_with("rediss://") {
+                    return Err(StoreError::Redis(
+                        "a Redis CA certificate applies only to a rediss:// (TLS) URL".into(),
+                    ));
+                }
+                let certs = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.to_vec()),
+                };
+                Client::build_with_tls(url, certs).map_err(invalid)?
+            }
+        };
         let info = client.get_connection_info();
         let endpoint: Arc<str> = Arc::from(info.addr().to_string());
         let config = ConnectionManagerConfig::new()

@@ -266,25 +266,28 @@ async fn rate_limits(
     if requests_per_minute == Some(0) {
         bail!("limits.requests_per_minute must be at least 1; leave it out for no limit");
     }
-    let ca = match &redis_ca_file {
-        Some(path) => Some(std::fs::read(path).with_context(|| {
-            format!(
-                "reading the Redis CA file {} (--redis-ca-file / RETOUCH_REDIS_CA_FILE / \
-                 [server] redis_ca_file)",
-                path.display()
-            )
-        })?),
-        None => None,
-    };
-    let limiter = match redis_url.filter(|url| !url.is_empty()) {
+    let redis_url = redis_url.filter(|url| !url.is_empty());
+    if redis_url.is_none() && redis_ca_file.is_some() {
+        bail!("--redis-ca-file is set but there is no --redis-url to use it with");
+    }
+    let ca = redis_ca_file
+        .as_deref()
+        .map(|path| {
+            std::fs::read(path).with_context(|| {
+                format!(
+                    "reading the Redis CA file {} (--redis-ca-file / RETOUCH_REDIS_CA_FILE / \
+                     [server] redis_ca_file)",
+                    path.display()
+                )
+            })
+        })
+        .transpose()?;
+    let limiter = match redis_url {
         Some(url) => RateLimiter::connect_redis(&url, ca.as_deref())
             .await
             .context(
                 "connecting to Redis (--redis-url / RETOUCH_REDIS_URL / [server] redis_url)",
             )?,
-        None if redis_ca_file.is_some() => {
-            bail!("--redis-ca-file is set but there is no --redis-url to use it with")
-        }
         None => RateLimiter::in_process(),
     };
     match (requests_per_minute, &limiter) {

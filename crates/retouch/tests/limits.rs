@@ -17,35 +17,34 @@ fn free_port() -> u16 {
     socket.local_addr().unwrap().port()
 }
 
-#[test]
-fn an_unreachable_redis_stops_start_up() {
+/// Runs `serve --port 0 ARGS…` on a fresh data directory, with no config file or Redis URL
+/// from the environment; it must fail to start. Returns what it printed on stderr.
+fn start_up_error(args: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("redis://:s3cr3tpass@127.0.0.1:{}", free_port());
     let output = retouch()
-        .args(["serve", "--port", "0", "--requests-per-minute", "5"])
+        .args(["serve", "--port", "0"])
+        .args(args)
         .arg("--data-dir")
         .arg(dir.path())
-        .arg("--redis-url")
-        .arg(&url)
         .env_remove("RETOUCH_CONFIG")
+        .env_remove("RETOUCH_REDIS_URL")
         .output()
         .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "serve {args:?} started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn an_unreachable_redis_stops_start_up() {
+    let url = format!("redis://:s3cr3tpass@127.0.0.1:{}", free_port());
+    let stderr = start_up_error(&["--requests-per-minute", "5", "--redis-url", &url]);
     assert!(stderr.contains("connecting to Redis"), "{stderr}");
     assert!(
         !stderr.contains("s3cr3tpass"),
         "the password leaked: {stderr}"
     );
 
-    let output = retouch()
-        .args(["serve", "--port", "0", "--redis-url", "http://nope"])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = start_up_error(&["--redis-url", "http://nope"]);
     assert!(stderr.contains("invalid Redis URL"), "{stderr}");
 }
 
@@ -82,29 +81,10 @@ fn rediss_with_a_private_ca_limits_like_plain_redis_and_without_it_stops_start_u
         [400, 400, 429]
     );
     // The system's trust store does not know the test CA.
-    let dir = tempfile::tempdir().unwrap();
-    let output = retouch()
-        .args(["serve", "--port", "0", "--requests-per-minute", "5"])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["--redis-url", &rediss])
-        .env_remove("RETOUCH_CONFIG")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = start_up_error(&["--requests-per-minute", "5", "--redis-url", &rediss]);
     assert!(stderr.contains("connecting to Redis"), "{stderr}");
     // A CA file with nothing to use it for is a mistake worth stopping for.
-    let output = retouch()
-        .args(["serve", "--port", "0", "--redis-ca-file", &ca])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env_remove("RETOUCH_CONFIG")
-        .env_remove("RETOUCH_REDIS_URL")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = start_up_error(&["--redis-ca-file", &ca]);
     assert!(stderr.contains("no --redis-url"), "{stderr}");
 }
 

@@ -117,6 +117,7 @@ impl Filler {
         }
         let radius = (options.patch_size / 2) as usize;
         let count = self.build_pyramid(image, mask, options, radius);
+        let coarse_em = self.coarse_em_steps(count, options, radius);
         let s = &mut self.scratch;
         for step in 0..count {
             let li = count - 1 - step;
@@ -134,7 +135,7 @@ impl Filler {
             } else if count == 1 {
                 options.em_iterations
             } else {
-                let (hi, lo) = (options.em_iterations, options.fine_em_iterations);
+                let (hi, lo) = (coarse_em, options.fine_em_iterations);
                 let t = li as u32;
                 let n = count as u32 - 1;
                 if hi >= lo {
@@ -176,6 +177,29 @@ impl Filler {
             height: image.height,
             pixels,
         })
+    }
+
+    /// EM steps at the coarsest level of a `count`-level fill: [`FillOptions::em_iterations`],
+    /// or fewer when the hole there is thin. A step carries the border's content about one
+    /// patch radius into the hole, so a hole whose deepest pixel lies `d` pixels from the
+    /// known region has converged after about `d / r` steps; two more leave the field time
+    /// to settle. Brush strokes (4–5 px deep at a 128 px coarsest level) get 4 steps instead
+    /// of 6, which measured the same at 256 and 1024 px and 0.04 dB lower at 512, for 13%
+    /// less time; squares and blobs (20+ px deep) keep all 6.
+    fn coarse_em_steps(&mut self, count: usize, options: &FillOptions, radius: usize) -> u32 {
+        let hi = options.em_iterations;
+        if count < 2 || radius == 0 {
+            return hi;
+        }
+        let Some(level) = self.levels.get(count - 1) else {
+            return hi;
+        };
+        let sums = &mut self.scratch.sums;
+        sums.build(&level.hole, level.width, level.height);
+        let limit = radius * hi as usize;
+        let depth = sums.depth(limit);
+        let steps = depth.div_ceil(radius) as u32 + 2;
+        steps.clamp(options.fine_em_iterations.min(hi), hi)
     }
 
     /// Copies the input into level 0 and downsamples until the hole is no thicker than a

@@ -35,7 +35,8 @@
 //! 4. **Voting.** Each hole pixel becomes the average of the pixels that all patches covering
 //!    it would put there, weighted by `exp(-d / 2σ²)` of the match distance, σ² the lower
 //!    quartile of distances (sharper than Wexler's 75th percentile). Search + vote is one
-//!    EM step; coarse levels get [`FillOptions::em_iterations`] steps, falling linearly to
+//!    EM step; coarse levels get [`FillOptions::em_iterations`] steps (fewer for a hole that
+//!    is only a few patch radii deep there), falling linearly to
 //!    [`FillOptions::fine_em_iterations`] at full resolution. At full resolution each pixel
 //!    finally takes the pixel of its single best-matching patch (Newson et al.), a plain
 //!    copy that keeps the source's texture sharp.

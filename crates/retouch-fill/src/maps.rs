@@ -111,4 +111,57 @@ impl HoleSums {
             })
         })
     }
+
+    /// The hole's depth: the largest `k <= limit` for which [`thicker_than`](Self::thicker_than)
+    /// holds (0 also when there is no hole). A binary search, since thickness only shrinks
+    /// as `k` grows.
+    pub(crate) fn depth(&self, limit: usize) -> usize {
+        let (mut lo, mut hi) = (0, limit);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if self.thicker_than(mid) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        lo
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HoleSums;
+
+    fn square_hole(size: usize, side: usize) -> HoleSums {
+        let start = (size - side) / 2;
+        let hole: Vec<u8> = (0..size * size)
+            .map(|i| {
+                let (x, y) = (i % size, i / size);
+                u8::from((start..start + side).contains(&x) && (start..start + side).contains(&y))
+            })
+            .collect();
+        let mut sums = HoleSums::default();
+        sums.build(&hole, size, size);
+        sums
+    }
+
+    #[test]
+    fn depth_is_the_distance_from_the_deepest_hole_pixel_to_the_known_region() {
+        // A 9 px square: its centre pixel has 4 hole pixels on every side.
+        assert_eq!(square_hole(32, 9).depth(20), 4);
+        assert_eq!(square_hole(32, 10).depth(20), 4);
+        assert_eq!(square_hole(32, 1).depth(20), 0);
+        assert_eq!(square_hole(32, 0).depth(20), 0);
+        // The answer is capped by the limit.
+        assert_eq!(square_hole(64, 41).depth(5), 5);
+        assert_eq!(square_hole(64, 41).depth(100), 20);
+        // The image border is not known: a hole covering all but one corner pixel of a
+        // 16 px image is as deep as the image is wide, less that pixel's reach.
+        let mut hole = vec![1u8; 16 * 16];
+        hole[0] = 0;
+        let mut sums = HoleSums::default();
+        sums.build(&hole, 16, 16);
+        assert_eq!(sums.depth(100), 14);
+    }
 }

@@ -101,6 +101,8 @@ impl FillOptions {
     }
 
     /// EM steps (search, then vote) at the coarsest level. Default 6, at least 1.
+    /// A hole that is thin at the coarsest level (brush strokes) gets fewer, about its depth
+    /// in patch radii plus 2, since more steps no longer change its fill.
     /// Levels in between interpolate linearly towards [`fine_em_iterations`](Self::fine_em_iterations).
     #[must_use]
     pub const fn em_iterations(mut self, steps: u32) -> Self {

@@ -26,7 +26,7 @@ fn events(text: &str) -> Vec<(String, serde_json::Value)> {
 async fn partial_images_then_completed_images() {
     let app = app().await;
     // Partials come from the pyramid levels before the last; 512 px has enough of them for two
-    // (a 256 px image has one, and gets one — OpenAI allows fewer partials than asked for).
+    // (a smaller image or a thinner hole may have fewer, and gets fewer — OpenAI allows that).
     let bytes = png(&test_rgba(512, 512, true));
     let body = multipart(&[
         Part::Text("prompt", "x"),

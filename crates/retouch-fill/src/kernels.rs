@@ -5,9 +5,9 @@
 //! Patches are compared on all four RGBA channels and the two texture-feature channels (see
 //! `texture`) with an integer sum of squared differences, one row of both at a time so the
 //! compiler vectorises each row, stopping as soon as the running sum exceeds the best
-//! distance found so far. A source patch always lies fully
-//! inside the image and fully in the known region (see `Field::valid`); a target patch is
-//! clipped to the image, so the same offsets address both.
+//! distance found so far. A source patch always lies fully inside the image and fully in
+//! the known region (see `Field::valid`); a target patch is clipped to the image, so the
+//! same offsets address both.
 
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::RngCore;
@@ -117,7 +117,9 @@ fn ssd_generic(
 }
 
 /// Colour and texture rows together: `N` bytes of RGBA and `NT` bytes of features per row,
-/// one running sum and one bound check per row.
+/// one running sum and one bound check per row. It repeats [`ssd_rows`]'s row reads on
+/// purpose: routing both through a shared `Option`-returning row helper measured 10% slower
+/// (63 → 69 ns per 7×7 distance).
 #[inline]
 fn fused_rows<const N: usize, const NT: usize>(
     img: &[u8],

@@ -73,14 +73,14 @@ fn field<'a>(w: usize, h: usize, img: &'a [u8], maps: &'a Maps) -> Field<'a> {
 fn bench_kernels(c: &mut Criterion) {
     let s = setup(256);
     let f = field(s.w, s.h, &s.img, &s.maps);
-    c.bench_function("patch_ssd 7x7 full", |b| {
+    c.bench_function("patch_ssd 6x7 clipped at the image edge", |b| {
         b.iter(|| {
             kernels::patch_ssd(
                 black_box(&s.img),
                 s.w,
-                black_box(10 * 256 + 10),
+                black_box(10 * 256),
                 200 * 256 + 40,
-                7,
+                6,
                 7,
                 u32::MAX,
             )

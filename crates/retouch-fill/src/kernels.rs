@@ -45,6 +45,9 @@ pub struct Field<'a> {
 /// Sum of squared differences between two `pw × ph` pixel blocks of `img` (RGBA8, `width`
 /// pixels per row) with top-left pixels `t0` and `s0`. Stops early, returning a value above
 /// `bound`, once the partial sum exceeds `bound`. Out-of-range blocks return `u32::MAX`.
+///
+/// The plain loop, for patches clipped to an even width at the image's edge; every other
+/// patch goes through [`Field::distance`]'s one-pass kernel.
 #[inline]
 #[must_use]
 pub fn patch_ssd(
@@ -56,16 +59,7 @@ pub fn patch_ssd(
     ph: usize,
     bound: u32,
 ) -> u32 {
-    // Whole patches have a compile-time row length, which lets the compiler unroll and
-    // vectorise the row without a scalar tail; clipped patches take the generic loop.
-    match pw {
-        3 => ssd_rows::<12, 4>(img, width, t0, s0, ph, bound),
-        5 => ssd_rows::<20, 4>(img, width, t0, s0, ph, bound),
-        7 => ssd_rows::<28, 4>(img, width, t0, s0, ph, bound),
-        9 => ssd_rows::<36, 4>(img, width, t0, s0, ph, bound),
-        11 => ssd_rows::<44, 4>(img, width, t0, s0, ph, bound),
-        _ => ssd_generic(img, width, 4, (t0, s0), pw, ph, bound),
-    }
+    ssd_generic(img, width, 4, (t0, s0), pw, ph, bound)
 }
 
 /// [`patch_ssd`] over a texture-feature map ([`TEX_CHANNELS`] bytes per pixel).
@@ -80,14 +74,7 @@ pub fn tex_ssd(
     ph: usize,
     bound: u32,
 ) -> u32 {
-    match pw {
-        3 => ssd_rows::<6, 2>(tex, width, t0, s0, ph, bound),
-        5 => ssd_rows::<10, 2>(tex, width, t0, s0, ph, bound),
-        7 => ssd_rows::<14, 2>(tex, width, t0, s0, ph, bound),
-        9 => ssd_rows::<18, 2>(tex, width, t0, s0, ph, bound),
-        11 => ssd_rows::<22, 2>(tex, width, t0, s0, ph, bound),
-        _ => ssd_generic(tex, width, TEX_CHANNELS, (t0, s0), pw, ph, bound),
-    }
+    ssd_generic(tex, width, TEX_CHANNELS, (t0, s0), pw, ph, bound)
 }
 
 #[inline]
@@ -117,9 +104,9 @@ fn ssd_generic(
 }
 
 /// Colour and texture rows together: `N` bytes of RGBA and `NT` bytes of features per row,
-/// one running sum and one bound check per row. It repeats [`ssd_rows`]'s row reads on
-/// purpose: routing both through a shared `Option`-returning row helper measured 10% slower
-/// (63 → 69 ns per 7×7 distance).
+/// one running sum and one bound check per row. The compile-time row lengths let the
+/// compiler unroll and vectorise each row without a scalar tail (i16 differences squared
+/// into i32 lanes, the shape of a multiply-add instruction).
 #[inline]
 fn fused_rows<const N: usize, const NT: usize>(
     img: &[u8],
@@ -163,44 +150,6 @@ fn fused_rows<const N: usize, const NT: usize>(
     acc
 }
 
-/// Rows of `N` bytes (`N / C` pixels of `C` channels).
-#[inline]
-fn ssd_rows<const N: usize, const C: usize>(
-    img: &[u8],
-    width: usize,
-    t0: usize,
-    s0: usize,
-    ph: usize,
-    bound: u32,
-) -> u32 {
-    let mut acc = 0u32;
-    for k in 0..ph {
-        let ta = (t0 + k * width) * C;
-        let sa = (s0 + k * width) * C;
-        let (Some(a), Some(b)) = (img.get(ta..ta + N), img.get(sa..sa + N)) else {
-            return u32::MAX;
-        };
-        let (Ok(a), Ok(b)) = (<&[u8; N]>::try_from(a), <&[u8; N]>::try_from(b)) else {
-            return u32::MAX;
-        };
-        // i16 differences squared into i32 lanes: the shape of a multiply-add instruction.
-        let row: i32 = a
-            .iter()
-            .zip(b)
-            .map(|(&x, &y)| {
-                let d = i32::from(i16::from(x) - i16::from(y));
-                d * d
-            })
-            .sum();
-        let row = row as u32;
-        acc = acc.saturating_add(row);
-        if acc > bound {
-            return acc;
-        }
-    }
-    acc
-}
-
 #[inline]
 fn row_ssd(a: &[u8], b: &[u8]) -> u32 {
     a.iter()
@@ -235,8 +184,9 @@ impl Field<'_> {
         let Some(s0) = (s as usize).checked_sub(up * self.width + left) else {
             return u32::MAX;
         };
-        // Whole-width patches compare colour and texture row by row in one pass (one running
-        // sum, one bound check per row): 15% faster than two passes on 7×7 patches.
+        // Odd widths up to 11 (whole patches, and clipped ones that happen to be odd) compare
+        // colour and texture row by row in one pass: 15% faster than two passes on 7×7
+        // patches. Other clipped patches take the generic loops.
         let (img, tex, w) = (self.img, self.tex, self.width);
         match pw {
             3 => return fused_rows::<12, 6>(img, tex, w, t0, s0, ph, bound),

@@ -153,7 +153,18 @@ impl Filler {
                 finest: li == 0 && count > 1,
                 last: li == 0,
             };
-            run_level(level, coarse, s, &plan)?;
+            let r = run_level(level, coarse, s, &plan)?;
+            if plan.last {
+                // The coarser levels are spent; free them (the next fill allocates them
+                // again) so that the seam step's solver does not raise the fill's peak.
+                for l in rest.iter_mut() {
+                    l.img = Vec::new();
+                    l.hole = Vec::new();
+                    l.tex = Vec::new();
+                }
+                s.stack = Vec::new();
+                blend_seams(level, s, r, &plan);
+            }
             let report = Progress {
                 level: step as u32,
                 levels: count as u32,
@@ -269,13 +280,14 @@ impl Filler {
 }
 
 /// Runs one level: maps, initial field, EM steps. Leaves the level's field in
-/// `s.prev_nnf` for the next finer level.
+/// `s.prev_nnf` for the next finer level. Returns the patch radius it used (smaller than
+/// the plan's where no whole patch of known pixels fits).
 fn run_level(
     level: &mut Level,
     coarse: Option<&Level>,
     s: &mut Scratch,
     plan: &Plan,
-) -> Result<(), FillError> {
+) -> Result<usize, FillError> {
     let (w, h) = (level.width, level.height);
     s.sums.build(&level.hole, w, h);
     // Shrink the patch where no whole patch of known pixels exists (tiny images, huge holes).
@@ -358,11 +370,11 @@ fn run_level(
         // pixel gives them back the source's texture (a plain copy of known pixels).
         vote_best(level, s, r, plan.parallel);
     }
-    if plan.last {
-        blend_seams(level, s, r, plan.parallel);
+    if !plan.last {
+        // The last level's field stays in `s.nnf` for the seam step.
+        std::mem::swap(&mut s.prev_nnf, &mut s.nnf);
     }
-    std::mem::swap(&mut s.prev_nnf, &mut s.nnf);
-    Ok(())
+    Ok(r)
 }
 
 fn field<'a>(
@@ -506,14 +518,15 @@ fn search(level: &Level, s: &mut Scratch, r: usize, plan: &Plan, pass: u64, radi
     s.dist = dist;
 }
 
-/// Seam blending of the finished fill (see [`crate::seams`]). The border sources are read
-/// from the field first; the field, its distances and the other per-level maps are then
-/// freed, so that the blending grid does not add to the fill's peak memory.
-fn blend_seams(level: &mut Level, s: &mut Scratch, r: usize, parallel: bool) {
-    {
+/// Seam blending of the finished fill (see [`crate::seams`]). A multi-level fill's sources
+/// were recorded by the best-patch vote; a single-level fill's border sources are read from
+/// the field first. The field, its distances and the other per-level maps are then freed,
+/// so that the solver's buffers do not add to the fill's peak memory.
+fn blend_seams(level: &mut Level, s: &mut Scratch, r: usize, plan: &Plan) {
+    if !plan.finest {
         let f = field(level, &s.valid, &s.target, &s.spans, r);
         s.seams
-            .collect_border(&f, &level.hole, &s.nnf, &s.dist, &s.holes, parallel);
+            .collect_border(&f, &level.hole, &s.nnf, &s.dist, &s.holes, plan.parallel);
     }
     s.nnf = Vec::new();
     s.dist = Vec::new();
@@ -521,24 +534,45 @@ fn blend_seams(level: &mut Level, s: &mut Scratch, r: usize, parallel: bool) {
     s.target = Vec::new();
     s.weight = Vec::new();
     s.votes = Vec::new();
+    // The texture features are recomputed by the next fill.
+    level.tex = Vec::new();
     s.seams.blend(
         &mut level.img,
         &level.hole,
-        level.width,
-        level.height,
+        (level.width, level.height),
         &s.holes,
+        plan.finest,
     );
     s.seams.release();
 }
 
-/// Replaces every hole pixel by the colour its best-matching covering patch gives it.
+/// Replaces every hole pixel by the colour its best-matching covering patch gives it, and
+/// records each pixel's source for the seam step.
 fn vote_best(level: &mut Level, s: &mut Scratch, r: usize, parallel: bool) {
     {
+        const CHUNK: usize = 4096;
         let f = field(level, &s.valid, &s.target, &s.spans, r);
         let (nnf, dist) = (&s.nnf, &s.dist);
-        vote_chunks(&s.holes, &mut s.votes, parallel, |(q, o)| {
-            kernels::vote_best(&f, nnf, dist, q, o);
-        });
+        let n = s.holes.len();
+        s.votes.clear();
+        s.votes.resize(n, [0; 4 + TEX_CHANNELS]);
+        let sources = s.seams.sources_mut(n);
+        let run = |((q, o), src): ((&[u32], &mut [Vote]), &mut [u32])| {
+            kernels::vote_best(&f, nnf, dist, q, o, src);
+        };
+        if parallel {
+            s.holes
+                .par_chunks(CHUNK)
+                .zip(s.votes.par_chunks_mut(CHUNK))
+                .zip(sources.par_chunks_mut(CHUNK))
+                .for_each(run);
+        } else {
+            s.holes
+                .chunks(CHUNK)
+                .zip(s.votes.chunks_mut(CHUNK))
+                .zip(sources.chunks_mut(CHUNK))
+                .for_each(run);
+        }
     }
     write_votes(level, &s.holes, &s.votes);
 }

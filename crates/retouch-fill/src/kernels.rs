@@ -534,11 +534,20 @@ fn read_vote(f: &Field<'_>, i: usize) -> Option<Vote> {
 /// shift low-passes texture; the final pass of Newson et al. (2017) replaces it with this
 /// winner-takes-all step, which restores the source's full sharpness once the field has
 /// converged. Ties go to the first patch in row-major order, so the result is deterministic.
-pub fn vote_best(f: &Field<'_>, nnf: &[u32], dist: &[u32], holes: &[u32], out: &mut [Vote]) {
-    for (&q, o) in holes.iter().zip(out.iter_mut()) {
+/// `sources` receives each pixel's source ([`NONE`] where no matched patch covers it).
+pub fn vote_best(
+    f: &Field<'_>,
+    nnf: &[u32],
+    dist: &[u32],
+    holes: &[u32],
+    out: &mut [Vote],
+    sources: &mut [u32],
+) {
+    for ((&q, o), s) in holes.iter().zip(out.iter_mut()).zip(sources.iter_mut()) {
         let q = q as usize;
-        let src = best_source(f, nnf, dist, q).unwrap_or(q);
-        if let Some(c) = read_vote(f, src) {
+        let best = best_source(f, nnf, dist, q);
+        *s = best.map_or(NONE, |b| b as u32);
+        if let Some(c) = read_vote(f, best.unwrap_or(q)) {
             *o = c;
         }
     }

@@ -91,6 +91,7 @@ mod image;
 pub mod kernels;
 mod maps;
 mod options;
+mod poisson;
 mod pyramid;
 mod seams;
 mod texture;

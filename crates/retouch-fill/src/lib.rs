@@ -43,10 +43,12 @@
 //! 5. **Upsampling.** The field of matches is scaled to the next level and voted once before
 //!    that level's own EM steps, which keeps the texture sharp.
 //! 6. **Seam blending.** The finished fill keeps its copied texture but takes its tone from
-//!    the hole's border, as Poisson image editing would: the offsets between each known
-//!    neighbour and the copy's own continuation into it are median-filtered along the border
-//!    and spread over the hole by pull-push, then added. This removes visible seams and the
-//!    wrong tone of a hole no source matches well.
+//!    the hole's border, as Poisson image editing would: the fill is corrected so that its
+//!    steps match the steps its sources take at the same places, towards the known pixels
+//!    and (in multi-level fills) between neighbouring copies inside the hole, by a multigrid
+//!    Poisson solve. Steps of more than 64 grey levels between copies are kept as edges.
+//!    This removes visible seams at the border and between copies, and the wrong tone of a
+//!    hole no source matches well.
 //!
 //! Only patches that overlap the hole are searched and only hole pixels are voted, so cost
 //! follows the hole's size, not the image's (plus a few linear passes over the image per

@@ -1,5 +1,5 @@
-//! Criterion benches: the inner kernels (patch distance, one PatchMatch pass, voting) and a
-//! whole 512×512 fill, on procedural inputs.
+//! Criterion benches: the inner kernels (patch distance, one PatchMatch pass, voting, the
+//! seam step's Poisson solve) and a whole 512×512 fill, on procedural inputs.
 
 #[path = "../tests/common/mod.rs"]
 #[expect(dead_code, reason = "the benches use only part of the helpers")]
@@ -118,6 +118,30 @@ fn bench_kernels(c: &mut Criterion) {
     let mut out = vec![[0u8; 4 + kernels::TEX_CHANNELS]; s.holes.len()];
     c.bench_function("vote 256² square hole", |b| {
         b.iter(|| kernels::vote(&f, black_box(&s.nnf), &weight, &s.holes, &mut out))
+    });
+    // Sources from the random field: a seam between almost every pair of neighbours, the
+    // solver's hardest case.
+    let sources: Vec<u32> = s
+        .holes
+        .iter()
+        .map(|&q| kernels::best_source(&f, &s.nnf, &s.dist, q as usize).map_or(NONE, |v| v as u32))
+        .collect();
+    let mut hole = vec![0u8; s.w * s.h];
+    for &q in &s.holes {
+        hole[q as usize] = 1;
+    }
+    let mut img = s.img.clone();
+    c.bench_function("seam blend 256² square hole", |b| {
+        b.iter(|| {
+            kernels::blend_seams(
+                &mut img,
+                &hole,
+                (s.w, s.h),
+                &s.holes,
+                black_box(&sources),
+                true,
+            )
+        })
     });
 }
 

@@ -423,22 +423,17 @@ impl Grid {
     fn sweep(&mut self, track: bool) -> f32 {
         let mut change = 0f32;
         let (red, n) = (self.red, self.x.len());
+        // The values are taken out for the sweep, so the operator can be read beside them.
+        let mut x = std::mem::take(&mut self.x);
         for colour in 0..2 {
-            let (reds, blacks) = self.x.split_at_mut(red);
+            let (reds, blacks) = x.split_at_mut(red);
             let (mine, base, other, other_base) = if colour == 0 {
                 (reds, 0, &*blacks, red)
             } else {
                 (blacks, red, &*reds, 0)
             };
             let view = View {
-                ops: Ops {
-                    stride: self.w + 2,
-                    cells: &self.cells,
-                    idx: &self.idx,
-                    diag: &self.diag,
-                    wts: &self.wts,
-                    b: &self.b,
-                },
+                ops: self.ops(),
                 other,
                 other_base,
             };
@@ -461,6 +456,7 @@ impl Grid {
                     .fold(change, f32::max)
             };
         }
+        self.x = x;
         change
     }
 }

@@ -20,6 +20,10 @@ use crate::{FillError, FillOptions, ImageRef, MaskRef, RgbaImage};
 /// identical on any machine; small enough to give two cores work at 64-pixel levels.
 const BAND_ROWS: usize = 16;
 
+/// Hole pixels per parallel chunk of a vote (fixed, so results do not depend on the
+/// thread count).
+const VOTE_CHUNK: usize = 4096;
+
 /// First random-search radius at every level but the coarsest.
 const FINE_SEARCH_RADIUS: usize = 16;
 
@@ -550,7 +554,6 @@ fn blend_seams(level: &mut Level, s: &mut Scratch, r: usize, plan: &Plan) {
 /// records each pixel's source for the seam step.
 fn vote_best(level: &mut Level, s: &mut Scratch, r: usize, parallel: bool) {
     {
-        const CHUNK: usize = 4096;
         let f = field(level, &s.valid, &s.target, &s.spans, r);
         let (nnf, dist) = (&s.nnf, &s.dist);
         let n = s.holes.len();
@@ -562,15 +565,15 @@ fn vote_best(level: &mut Level, s: &mut Scratch, r: usize, parallel: bool) {
         };
         if parallel {
             s.holes
-                .par_chunks(CHUNK)
-                .zip(s.votes.par_chunks_mut(CHUNK))
-                .zip(sources.par_chunks_mut(CHUNK))
+                .par_chunks(VOTE_CHUNK)
+                .zip(s.votes.par_chunks_mut(VOTE_CHUNK))
+                .zip(sources.par_chunks_mut(VOTE_CHUNK))
                 .for_each(run);
         } else {
             s.holes
-                .chunks(CHUNK)
-                .zip(s.votes.chunks_mut(CHUNK))
-                .zip(sources.chunks_mut(CHUNK))
+                .chunks(VOTE_CHUNK)
+                .zip(s.votes.chunks_mut(VOTE_CHUNK))
+                .zip(sources.chunks_mut(VOTE_CHUNK))
                 .for_each(run);
         }
     }
@@ -596,18 +599,17 @@ fn vote_chunks<F>(holes: &[u32], votes: &mut Vec<Vote>, parallel: bool, run: F)
 where
     F: Fn((&[u32], &mut [Vote])) + Send + Sync,
 {
-    const CHUNK: usize = 4096;
     votes.clear();
     votes.resize(holes.len(), [0; 4 + TEX_CHANNELS]);
     if parallel {
         holes
-            .par_chunks(CHUNK)
-            .zip(votes.par_chunks_mut(CHUNK))
+            .par_chunks(VOTE_CHUNK)
+            .zip(votes.par_chunks_mut(VOTE_CHUNK))
             .for_each(run);
     } else {
         holes
-            .chunks(CHUNK)
-            .zip(votes.chunks_mut(CHUNK))
+            .chunks(VOTE_CHUNK)
+            .zip(votes.chunks_mut(VOTE_CHUNK))
             .for_each(run);
     }
 }

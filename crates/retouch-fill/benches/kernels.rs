@@ -121,11 +121,8 @@ fn bench_kernels(c: &mut Criterion) {
     });
     // Sources from the random field: a seam between almost every pair of neighbours, the
     // solver's hardest case.
-    let sources: Vec<u32> = s
-        .holes
-        .iter()
-        .map(|&q| kernels::best_source(&f, &s.nnf, &s.dist, q as usize).map_or(NONE, |v| v as u32))
-        .collect();
+    let mut sources = vec![NONE; s.holes.len()];
+    kernels::best_sources(&f, &s.nnf, &s.dist, &s.holes, &mut sources);
     let mut hole = vec![0u8; s.w * s.h];
     for &q in &s.holes {
         hole[q as usize] = 1;

@@ -523,14 +523,12 @@ fn search(level: &Level, s: &mut Scratch, r: usize, plan: &Plan, pass: u64, radi
 }
 
 /// Seam blending of the finished fill (see [`crate::seams`]). A multi-level fill's sources
-/// were recorded by the best-patch vote; a single-level fill's border sources are read from
-/// the field first. The field, its distances and the other per-level maps are then freed,
-/// so that the solver's buffers do not add to the fill's peak memory.
+/// were recorded by the best-patch vote; a single-level fill's are read from the field
+/// first. The field, its distances and the other per-level maps are then freed, so that the
+/// solver's buffers do not add to the fill's peak memory.
 fn blend_seams(level: &mut Level, s: &mut Scratch, r: usize, plan: &Plan) {
     if !plan.finest {
-        let f = field(level, &s.valid, &s.target, &s.spans, r);
-        s.seams
-            .collect_border(&f, &level.hole, &s.nnf, &s.dist, &s.holes, plan.parallel);
+        best_sources(level, s, r, plan.parallel);
     }
     s.nnf = Vec::new();
     s.dist = Vec::new();
@@ -550,34 +548,33 @@ fn blend_seams(level: &mut Level, s: &mut Scratch, r: usize, plan: &Plan) {
     s.seams.release();
 }
 
-/// Replaces every hole pixel by the colour its best-matching covering patch gives it, and
-/// records each pixel's source for the seam step.
+/// Records, for every hole pixel, the source its best-matching covering patch gives it
+/// (see [`kernels::best_sources`]), for the best-patch vote and the seam step.
+fn best_sources(level: &Level, s: &mut Scratch, r: usize, parallel: bool) {
+    let f = field(level, &s.valid, &s.target, &s.spans, r);
+    let (nnf, dist) = (&s.nnf, &s.dist);
+    let sources = s.seams.sources_mut(s.holes.len());
+    hole_chunks(&s.holes, sources, parallel, |(q, o)| {
+        kernels::best_sources(&f, nnf, dist, q, o);
+    });
+}
+
+/// Replaces every hole pixel by the pixel its best-matching covering patch gives it
+/// (colour and features), and keeps the sources for the seam step. Sources are known
+/// pixels, so the copies read nothing this pass writes.
 fn vote_best(level: &mut Level, s: &mut Scratch, r: usize, parallel: bool) {
-    {
-        let f = field(level, &s.valid, &s.target, &s.spans, r);
-        let (nnf, dist) = (&s.nnf, &s.dist);
-        let n = s.holes.len();
-        s.votes.clear();
-        s.votes.resize(n, [0; 4 + TEX_CHANNELS]);
-        let sources = s.seams.sources_mut(n);
-        let run = |((q, o), src): ((&[u32], &mut [Vote]), &mut [u32])| {
-            kernels::vote_best(&f, nnf, dist, q, o, src);
-        };
-        if parallel {
-            s.holes
-                .par_chunks(VOTE_CHUNK)
-                .zip(s.votes.par_chunks_mut(VOTE_CHUNK))
-                .zip(sources.par_chunks_mut(VOTE_CHUNK))
-                .for_each(run);
-        } else {
-            s.holes
-                .chunks(VOTE_CHUNK)
-                .zip(s.votes.chunks_mut(VOTE_CHUNK))
-                .zip(sources.chunks_mut(VOTE_CHUNK))
-                .for_each(run);
+    best_sources(level, s, r, parallel);
+    for (&q, &src) in s.holes.iter().zip(s.seams.sources()) {
+        if src == NONE {
+            continue;
         }
+        let (q, src) = (q as usize, src as usize);
+        level.img.copy_within(src * 4..src * 4 + 4, q * 4);
+        level.tex.copy_within(
+            src * TEX_CHANNELS..(src + 1) * TEX_CHANNELS,
+            q * TEX_CHANNELS,
+        );
     }
-    write_votes(level, &s.holes, &s.votes);
 }
 
 /// Weights from the current distances, votes for every hole pixel, writes the votes back.
@@ -586,30 +583,31 @@ fn vote(level: &mut Level, s: &mut Scratch, r: usize, parallel: bool) {
         let f = field(level, &s.valid, &s.target, &s.spans, r);
         kernels::weights(&f, &s.dist, &mut s.weight, &mut s.sample);
         let (nnf, weight) = (&s.nnf, &s.weight);
-        vote_chunks(&s.holes, &mut s.votes, parallel, |(q, o)| {
+        s.votes.clear();
+        s.votes.resize(s.holes.len(), [0; 4 + TEX_CHANNELS]);
+        hole_chunks(&s.holes, &mut s.votes, parallel, |(q, o)| {
             kernels::vote(&f, nnf, weight, q, o);
         });
     }
     write_votes(level, &s.holes, &s.votes);
 }
 
-/// Runs a voting kernel over the hole pixels in fixed chunks (so results do not depend on
-/// the thread count), into `votes` (one RGBA value per hole pixel).
-fn vote_chunks<F>(holes: &[u32], votes: &mut Vec<Vote>, parallel: bool, run: F)
+/// Runs a per-hole-pixel kernel over the hole pixels in fixed chunks (so results do not
+/// depend on the thread count), into `out` (one value per hole pixel).
+fn hole_chunks<T, F>(holes: &[u32], out: &mut [T], parallel: bool, run: F)
 where
-    F: Fn((&[u32], &mut [Vote])) + Send + Sync,
+    T: Send,
+    F: Fn((&[u32], &mut [T])) + Send + Sync,
 {
-    votes.clear();
-    votes.resize(holes.len(), [0; 4 + TEX_CHANNELS]);
     if parallel {
         holes
             .par_chunks(VOTE_CHUNK)
-            .zip(votes.par_chunks_mut(VOTE_CHUNK))
+            .zip(out.par_chunks_mut(VOTE_CHUNK))
             .for_each(run);
     } else {
         holes
             .chunks(VOTE_CHUNK)
-            .zip(votes.chunks_mut(VOTE_CHUNK))
+            .zip(out.chunks_mut(VOTE_CHUNK))
             .for_each(run);
     }
 }

@@ -528,28 +528,17 @@ fn read_vote(f: &Field<'_>, i: usize) -> Option<Vote> {
     Some(v)
 }
 
-/// Best-patch reconstruction: each hole pixel `q` in `holes` takes the colour that the
-/// single best-matching target patch covering it (lowest distance per pixel) puts at `q`,
-/// instead of an average. Averaging overlapping patches that disagree by even a pixel of
+/// Best-patch reconstruction, first half: for each hole pixel `q` in `holes`, the pixel
+/// that the single best-matching target patch covering it (lowest distance per pixel) puts
+/// at `q` ([`NONE`] where no matched patch covers it). Copying those pixels in replaces the
+/// average of the votes: averaging overlapping patches that disagree by even a pixel of
 /// shift low-passes texture; the final pass of Newson et al. (2017) replaces it with this
 /// winner-takes-all step, which restores the source's full sharpness once the field has
 /// converged. Ties go to the first patch in row-major order, so the result is deterministic.
-/// `sources` receives each pixel's source ([`NONE`] where no matched patch covers it).
-pub fn vote_best(
-    f: &Field<'_>,
-    nnf: &[u32],
-    dist: &[u32],
-    holes: &[u32],
-    out: &mut [Vote],
-    sources: &mut [u32],
-) {
-    for ((&q, o), s) in holes.iter().zip(out.iter_mut()).zip(sources.iter_mut()) {
-        let q = q as usize;
-        let best = best_source(f, nnf, dist, q);
-        *s = best.map_or(NONE, |b| b as u32);
-        if let Some(c) = read_vote(f, best.unwrap_or(q)) {
-            *o = c;
-        }
+/// The seam step reads the same sources.
+pub fn best_sources(f: &Field<'_>, nnf: &[u32], dist: &[u32], holes: &[u32], sources: &mut [u32]) {
+    for (&q, s) in holes.iter().zip(sources.iter_mut()) {
+        *s = best_source(f, nnf, dist, q as usize).map_or(NONE, |b| b as u32);
     }
 }
 

@@ -25,9 +25,7 @@
 //! dB, blobs 15.15 → 15.24 dB, scratches (border only) 30.11 → 30.34 dB and GMSD 0.071 →
 //! 0.068. The blocky steps between copies in the rocket photo's sky are gone.
 
-use rayon::prelude::*;
-
-use crate::kernels::{self, Field, NONE};
+use crate::kernels::NONE;
 use crate::poisson::{Poisson, Region, Value};
 
 const FOUR: [(isize, isize); 4] = [(-1, 0), (1, 0), (0, -1), (0, 1)];
@@ -53,10 +51,9 @@ struct Border {
     /// Position in the solver's grid.
     x: u32,
     y: u32,
-    /// Known neighbours whose step was measured.
+    /// Known neighbours whose step was measured (the mean offset over them is kept in the
+    /// solver's scratch, by unknown).
     pairs: u8,
-    /// Mean over those of the fill's step less the source's.
-    offset: Value,
 }
 
 /// Scratch buffers, reused between fills.
@@ -80,48 +77,16 @@ impl Seams {
         self.solver.release();
     }
 
-    /// The per-hole-pixel sources, for the best-patch vote to fill in.
+    /// The per-hole-pixel sources, reset to [`NONE`], to fill in.
     pub(crate) fn sources_mut(&mut self, len: usize) -> &mut [u32] {
         self.sources.clear();
         self.sources.resize(len, NONE);
         &mut self.sources
     }
 
-    /// Records, for each hole pixel of `holes` next to a known pixel, the source pixel the
-    /// best-matching patch puts there (see [`kernels::best_source`]); the others get none.
-    /// For fills of averaged votes, whose interior is not blended. Reads the field and its
-    /// distances, which the caller may free afterwards.
-    pub(crate) fn collect_border(
-        &mut self,
-        f: &Field<'_>,
-        hole: &[u8],
-        nnf: &[u32],
-        dist: &[u32],
-        holes: &[u32],
-        parallel: bool,
-    ) {
-        let (w, h) = (f.width, f.height);
-        let on_border = |p: usize| {
-            let (x, y) = (p % w, p / w);
-            FOUR.iter().any(|&(dx, dy)| {
-                neighbour(x, y, dx, dy, w, h).is_some_and(|q| hole.get(q) == Some(&0))
-            })
-        };
-        let find = |&p: &u32| {
-            let pu = p as usize;
-            if !on_border(pu) {
-                return NONE;
-            }
-            kernels::best_source(f, nnf, dist, pu).map_or(NONE, |s| s as u32)
-        };
-        self.sources.clear();
-        if parallel {
-            // `collect` keeps the order of `holes`, so the result does not depend on threads.
-            self.sources
-                .par_extend(holes.par_iter().with_min_len(4096).map(find));
-        } else {
-            self.sources.extend(holes.iter().map(find));
-        }
+    /// The per-hole-pixel sources as filled in.
+    pub(crate) fn sources(&self) -> &[u32] {
+        &self.sources
     }
 
     /// Blends the fill of `img` (RGBA8, `w × h`; `holes` lists the pixels `hole` marks, in
@@ -206,16 +171,14 @@ impl Seams {
                 n += 1;
             }
             if n > 0 {
-                let offset = acc.map(|a| a / f32::from(n));
                 self.border.push(Border {
                     unknown: u as u32,
                     x: (x - bx0) as u32,
                     y: (y - by0) as u32,
                     pairs: n,
-                    offset,
                 });
                 if let Some(v) = scratch.get_mut(u) {
-                    *v = offset;
+                    *v = acc.map(|a| a / f32::from(n));
                 }
             }
         });
@@ -327,6 +290,9 @@ fn median_filter(border: &[Border], region: Region<'_>, rhs: &mut [Value], offse
     let offset = |u: usize| offsets.get(u).filter(|o| !o[0].is_nan()).copied();
     let mut window = [[0f32; SIDE * SIDE]; 3];
     for b in border {
+        let Some(own) = offset(b.unknown as usize) else {
+            continue;
+        };
         let (x, y) = (b.x as usize, b.y as usize);
         let mut m = 0;
         for yy in y.saturating_sub(MEDIAN_RADIUS)..=y + MEDIAN_RADIUS {
@@ -342,7 +308,7 @@ fn median_filter(border: &[Border], region: Region<'_>, rhs: &mut [Value], offse
                 m += 1;
             }
         }
-        let mut med = b.offset;
+        let mut med = own;
         for (o, win) in med.iter_mut().zip(&mut window) {
             let vals = win.get_mut(..m).unwrap_or_default();
             if !vals.is_empty() {
@@ -351,12 +317,8 @@ fn median_filter(border: &[Border], region: Region<'_>, rhs: &mut [Value], offse
                     .1;
             }
         }
-        let outlier = b
-            .offset
-            .iter()
-            .zip(&med)
-            .any(|(a, m)| (a - m).abs() > OUTLIER);
-        let o = if outlier { med } else { b.offset };
+        let outlier = own.iter().zip(&med).any(|(a, m)| (a - m).abs() > OUTLIER);
+        let o = if outlier { med } else { own };
         if let Some(r) = rhs.get_mut(b.unknown as usize) {
             *r = o.map(|v| v * f32::from(b.pairs));
         }

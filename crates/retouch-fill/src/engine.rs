@@ -20,9 +20,9 @@ use crate::{FillError, FillOptions, ImageRef, MaskRef, RgbaImage};
 /// identical on any machine; small enough to give two cores work at 64-pixel levels.
 const BAND_ROWS: usize = 16;
 
-/// Hole pixels per parallel chunk of a vote (fixed, so results do not depend on the
-/// thread count).
-const VOTE_CHUNK: usize = 4096;
+/// Hole pixels per parallel chunk of a per-hole-pixel pass: the votes and the best-patch
+/// sources (fixed, so results do not depend on the thread count).
+const HOLE_CHUNK: usize = 4096;
 
 /// First random-search radius at every level but the coarsest.
 const FINE_SEARCH_RADIUS: usize = 16;
@@ -601,13 +601,13 @@ where
 {
     if parallel {
         holes
-            .par_chunks(VOTE_CHUNK)
-            .zip(out.par_chunks_mut(VOTE_CHUNK))
+            .par_chunks(HOLE_CHUNK)
+            .zip(out.par_chunks_mut(HOLE_CHUNK))
             .for_each(run);
     } else {
         holes
-            .chunks(VOTE_CHUNK)
-            .zip(out.chunks_mut(VOTE_CHUNK))
+            .chunks(HOLE_CHUNK)
+            .zip(out.chunks_mut(HOLE_CHUNK))
             .for_each(run);
     }
 }

@@ -10,6 +10,9 @@ ROOT=$PWD
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# A one-shot run gains nothing from incremental artefacts; they would double target/'s size.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 # Debian packages the suites use (Chromium for the browser test, Redis for shared rate limits).
 apt_needed=()
 command -v chromium >/dev/null 2>&1 || apt_needed+=(chromium)

@@ -52,6 +52,13 @@ impl FillOptions {
     /// Larger patches keep bigger structures together but blur fine texture and cost
     /// quadratically more. Images smaller than a patch still fill: the engine shrinks the
     /// patch at levels where no full patch of known pixels exists.
+    ///
+    /// A repeating texture is continued in phase through a large hole when one patch spans
+    /// its period at the coarsest level, where the phase is chosen: with the defaults, a
+    /// period up to 6 px there (a large hole's coarsest level is 64–127 px on its shorter
+    /// side, see [`min_level_size`](Self::min_level_size)). A longer period (a tiled floor
+    /// or a brick wall seen close) may come out with a cell out of step; a larger patch
+    /// fixes that, at about `(size / 7)²` the time.
     #[must_use]
     pub const fn patch_size(mut self, size: u32) -> Self {
         let odd = size | 1;

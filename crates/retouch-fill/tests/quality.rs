@@ -31,6 +31,16 @@ fn mean_fill_mse(img: &[u8], m: &[u8]) -> f64 {
 }
 
 fn run(w: u32, h: u32, img: &[u8], m: &[u8]) -> Result<Vec<u8>, FillError> {
+    run_with(w, h, img, m, &FillOptions::new())
+}
+
+fn run_with(
+    w: u32,
+    h: u32,
+    img: &[u8],
+    m: &[u8],
+    options: &FillOptions,
+) -> Result<Vec<u8>, FillError> {
     let mut input = img.to_vec();
     common::scramble_under_mask(&mut input, m, 4);
     fill(
@@ -44,25 +54,52 @@ fn run(w: u32, h: u32, img: &[u8], m: &[u8]) -> Result<Vec<u8>, FillError> {
             height: h,
             data: m,
         },
-        &FillOptions::new(),
+        options,
     )
     .map(|o| o.pixels)
 }
 
-#[test]
-fn periodic_texture_is_continued_through_a_square_hole() {
+/// Fills a 48 px square hole in a 160×128 checker texture of the given period with seeds
+/// 0..8 and returns `(seed, mse, flat-fill mse)` for every seed whose fill is not a
+/// continuation (an error of 10% of a flat fill's or more). One wrong-phase cell of the
+/// high-contrast checker is enough to miss, so every seed must get the whole hole in phase.
+fn periodic_misses(period: u32, options: FillOptions) -> Result<Vec<(u64, f64, f64)>, FillError> {
     let (w, h) = (160, 128);
-    let img = periodic(w, h, 16);
+    let img = periodic(w, h, period);
     let m: Vec<u8> = (0..w * h)
         .map(|i| u8::from((50..98).contains(&(i % w)) && (40..88).contains(&(i / w))))
         .collect();
-    let out = run(w, h, &img, &m).unwrap();
-    save_if_asked("quality-periodic", w, h, &out);
-    let ours = masked_mse(&out, &img, &m);
     let flat = mean_fill_mse(&img, &m);
+    let mut misses = Vec::new();
+    for seed in 0..8 {
+        let out = run_with(w, h, &img, &m, &options.clone().seed(seed))?;
+        save_if_asked(&format!("quality-periodic{period}-seed{seed}"), w, h, &out);
+        let ours = masked_mse(&out, &img, &m);
+        if ours >= flat * 0.1 {
+            misses.push((seed, ours, flat));
+        }
+    }
+    Ok(misses)
+}
+
+#[test]
+fn periodic_texture_is_continued_through_a_square_hole() {
+    // The period is 6 px at the 80×64 coarsest level, so one 7 px patch spans it.
+    let misses = periodic_misses(12, FillOptions::new()).unwrap();
     assert!(
-        ours < flat * 0.1,
-        "periodic: mse {ours:.1} vs flat fill {flat:.1}"
+        misses.is_empty(),
+        "period 12, (seed, mse, flat): {misses:?}"
+    );
+}
+
+#[test]
+fn a_longer_period_is_continued_with_a_larger_patch() {
+    // 8 px at the coarsest level: a 7 px patch cannot tell the phase (9 of 24 seeds measured
+    // left a wrong-phase cell), a 9 px one can (none of 24).
+    let misses = periodic_misses(16, FillOptions::new().patch_size(9)).unwrap();
+    assert!(
+        misses.is_empty(),
+        "period 16, (seed, mse, flat): {misses:?}"
     );
 }
 

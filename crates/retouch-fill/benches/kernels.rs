@@ -67,6 +67,7 @@ fn field<'a>(w: usize, h: usize, img: &'a [u8], maps: &'a Maps) -> Field<'a> {
         valid: &maps.valid,
         target: &maps.target,
         spans: &maps.spans,
+        hole_rows: &[],
     }
 }
 
@@ -89,6 +90,27 @@ fn bench_kernels(c: &mut Criterion) {
     c.bench_function("distance 7x7 colour + texture", |b| {
         b.iter(|| f.distance(black_box(40), black_box(40), 200 * 256 + 40, u32::MAX))
     });
+    let weighted = Field {
+        hole_rows: &s.maps.hole_rows,
+        ..f
+    };
+    // A patch whose right three columns lie in the hole, on row 128.
+    let first = (0..s.w)
+        .find(|&x| s.maps.hole_rows[128 * s.w + x] & 1 != 0)
+        .unwrap_or(s.w / 2);
+    c.bench_function(
+        "distance 7x7 on the hole's edge, hole pixels weighted",
+        |b| {
+            b.iter(|| {
+                weighted.distance(
+                    black_box(first - 1),
+                    black_box(128),
+                    200 * 256 + 40,
+                    u32::MAX,
+                )
+            })
+        },
+    );
     c.bench_function("search pass 256² square hole", |b| {
         b.iter_batched(
             || (s.nnf.clone(), s.dist.clone()),

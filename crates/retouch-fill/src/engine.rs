@@ -52,6 +52,8 @@ struct Scratch {
     valid: Vec<u8>,
     target: Vec<u8>,
     spans: Vec<(u32, u32)>,
+    /// [`Field::hole_rows`] at the level being filled (empty: patches unweighted).
+    hole_rows: Vec<u16>,
     nnf: Vec<u32>,
     dist: Vec<u32>,
     /// The previous (coarser) level's field, kept for upsampling.
@@ -293,6 +295,18 @@ fn run_level(
     plan: &Plan,
 ) -> Result<usize, FillError> {
     let (w, h) = (level.width, level.height);
+    // The coarsest level of a multi-level fill starts from a smooth guess, and a patch on
+    // the hole's edge compared on all its pixels favours smooth sources that resemble the
+    // guess; with its hole pixels weighted down, the known pixels beside them decide, so
+    // lines and edges entering the hole find their continuation. Finer levels start from
+    // the coarser fill. A single-level fill (scratches) keeps the plain distance: weighting
+    // measured +0.27/+0.00/+0.41 dB there at 256/512/1024 px, but nearly all of a scratch's
+    // patches straddle the hole, and at full resolution that cost 1.5–2× the time.
+    if coarse.is_none() && !plan.last {
+        kernels::hole_rows(&level.hole, w, &mut s.hole_rows);
+    } else {
+        s.hole_rows.clear();
+    }
     s.sums.build(&level.hole, w, h);
     // Shrink the patch where no whole patch of known pixels exists (tiny images, huge holes).
     let mut r = plan.radius;
@@ -386,6 +400,7 @@ fn field<'a>(
     valid: &'a [u8],
     target: &'a [u8],
     spans: &'a [(u32, u32)],
+    hole_rows: &'a [u16],
     r: usize,
 ) -> Field<'a> {
     Field {
@@ -397,6 +412,7 @@ fn field<'a>(
         valid,
         target,
         spans,
+        hole_rows,
     }
 }
 
@@ -414,7 +430,7 @@ fn init_field(
     nnf.clear();
     nnf.resize(w * h, NONE);
     {
-        let f = field(level, &s.valid, &s.target, &s.spans, r);
+        let f = field(level, &s.valid, &s.target, &s.spans, &s.hole_rows, r);
         for (i, n) in nnf.iter_mut().enumerate() {
             if s.target.get(i).is_none_or(|&t| t == 0) {
                 continue;
@@ -447,7 +463,7 @@ fn compute_distances(level: &Level, s: &mut Scratch, r: usize, parallel: bool) {
     dist.clear();
     dist.resize(s.nnf.len(), u32::MAX);
     {
-        let f = field(level, &s.valid, &s.target, &s.spans, r);
+        let f = field(level, &s.valid, &s.target, &s.spans, &s.hole_rows, r);
         let chunk = BAND_ROWS * w;
         let run = |(b, (n, d)): (usize, (&[u32], &mut [u32]))| {
             kernels::distances_band(&f, b * BAND_ROWS, n, d);
@@ -488,7 +504,7 @@ fn search(level: &Level, s: &mut Scratch, r: usize, plan: &Plan, pass: u64, radi
     let mut nnf = std::mem::take(&mut s.nnf);
     let mut dist = std::mem::take(&mut s.dist);
     {
-        let f = field(level, &s.valid, &s.target, &s.spans, r);
+        let f = field(level, &s.valid, &s.target, &s.spans, &s.hole_rows, r);
         let edges = &s.edges;
         let forward = pass.is_multiple_of(2);
         let seed = plan
@@ -551,7 +567,7 @@ fn blend_seams(level: &mut Level, s: &mut Scratch, r: usize, plan: &Plan) {
 /// Records, for every hole pixel, the source its best-matching covering patch gives it
 /// (see [`kernels::best_sources`]), for the best-patch vote and the seam step.
 fn best_sources(level: &Level, s: &mut Scratch, r: usize, parallel: bool) {
-    let f = field(level, &s.valid, &s.target, &s.spans, r);
+    let f = field(level, &s.valid, &s.target, &s.spans, &s.hole_rows, r);
     let (nnf, dist) = (&s.nnf, &s.dist);
     let sources = s.seams.sources_mut(s.holes.len());
     hole_chunks(&s.holes, sources, parallel, |(q, o)| {
@@ -580,7 +596,7 @@ fn vote_best(level: &mut Level, s: &mut Scratch, r: usize, parallel: bool) {
 /// Weights from the current distances, votes for every hole pixel, writes the votes back.
 fn vote(level: &mut Level, s: &mut Scratch, r: usize, parallel: bool) {
     {
-        let f = field(level, &s.valid, &s.target, &s.spans, r);
+        let f = field(level, &s.valid, &s.target, &s.spans, &s.hole_rows, r);
         kernels::weights(&f, &s.dist, &mut s.weight, &mut s.sample);
         let (nnf, weight) = (&s.nnf, &s.weight);
         s.votes.clear();

@@ -40,7 +40,16 @@ pub struct Field<'a> {
     pub target: &'a [u8],
     /// Per row, the `[first, last + 1)` columns of target pixels.
     pub spans: &'a [(u32, u32)],
+    /// Empty: every pixel of a patch counts the same in the distance. Otherwise, per pixel,
+    /// the hole pattern of the patch row that starts there (see [`hole_rows`]), and a target
+    /// patch's hole pixels count 0.15 of a known pixel (see [`HOLE_LANE`]): a patch on the
+    /// hole's edge is then matched mostly on its known pixels, which are the truth, rather
+    /// than on the estimate beside them.
+    pub hole_rows: &'a [u16],
 }
+
+/// The largest patch side ([`crate::FillOptions::patch_size`] clamps to it).
+const MAX_PATCH: usize = 15;
 
 /// Sum of squared differences between two `pw × ph` pixel blocks of `img` (RGBA8, `width`
 /// pixels per row) with top-left pixels `t0` and `s0`. Stops early, returning a value above
@@ -103,11 +112,50 @@ fn ssd_generic(
     acc
 }
 
+/// Row `k` of the target and source blocks with top-left pixels `t0` and `s0`: `N` bytes of
+/// RGBA and `NT` bytes of features each, as fixed-size arrays, so the row sums unroll and
+/// vectorise without a scalar tail. `None` when a block leaves the buffers.
+#[inline(always)]
+fn block_row<'a, const N: usize, const NT: usize>(
+    img: &'a [u8],
+    tex: &'a [u8],
+    ti: usize,
+    si: usize,
+) -> Option<BlockRow<'a, N, NT>> {
+    let t = |i: usize| i * TEX_CHANNELS..i * TEX_CHANNELS + NT;
+    Some(BlockRow {
+        a: img.get(ti * 4..ti * 4 + N)?.try_into().ok()?,
+        b: img.get(si * 4..si * 4 + N)?.try_into().ok()?,
+        at: tex.get(t(ti))?.try_into().ok()?,
+        bt: tex.get(t(si))?.try_into().ok()?,
+    })
+}
+
+/// One row of a target block (`a`, `at`) and a source block (`b`, `bt`).
+struct BlockRow<'a, const N: usize, const NT: usize> {
+    a: &'a [u8; N],
+    b: &'a [u8; N],
+    at: &'a [u8; NT],
+    bt: &'a [u8; NT],
+}
+
+impl<const N: usize, const NT: usize> BlockRow<'_, N, NT> {
+    /// Σ of squared differences over colour and features (i16 differences squared into
+    /// i32 lanes, the shape of a multiply-add instruction).
+    #[inline(always)]
+    fn ssd(&self) -> u32 {
+        let sq = |(&x, &y): (&u8, &u8)| {
+            let d = i32::from(i16::from(x) - i16::from(y));
+            d * d
+        };
+        (self.a.iter().zip(self.b).map(sq).sum::<i32>()
+            + self.at.iter().zip(self.bt).map(sq).sum::<i32>()) as u32
+    }
+}
+
 /// Colour and texture rows together: `N` bytes of RGBA and `NT` bytes of features per row,
-/// one running sum and one bound check per row. The compile-time row lengths let the
-/// compiler unroll and vectorise each row without a scalar tail (i16 differences squared
-/// into i32 lanes, the shape of a multiply-add instruction).
-#[inline]
+/// one running sum and one bound check per row.
+#[inline(always)]
 fn fused_rows<const N: usize, const NT: usize>(
     img: &[u8],
     tex: &[u8],
@@ -119,35 +167,263 @@ fn fused_rows<const N: usize, const NT: usize>(
 ) -> u32 {
     let mut acc = 0u32;
     for k in 0..ph {
-        let ti = t0 + k * width;
-        let si = s0 + k * width;
-        let (Some(a), Some(b)) = (img.get(ti * 4..ti * 4 + N), img.get(si * 4..si * 4 + N)) else {
+        let Some(row) = block_row::<N, NT>(img, tex, t0 + k * width, s0 + k * width) else {
             return u32::MAX;
         };
-        let (Some(at), Some(bt)) = (
-            tex.get(ti * TEX_CHANNELS..ti * TEX_CHANNELS + NT),
-            tex.get(si * TEX_CHANNELS..si * TEX_CHANNELS + NT),
-        ) else {
-            return u32::MAX;
-        };
-        let (Ok(a), Ok(b)) = (<&[u8; N]>::try_from(a), <&[u8; N]>::try_from(b)) else {
-            return u32::MAX;
-        };
-        let (Ok(at), Ok(bt)) = (<&[u8; NT]>::try_from(at), <&[u8; NT]>::try_from(bt)) else {
-            return u32::MAX;
-        };
-        let sq = |(&x, &y): (&u8, &u8)| {
-            let d = i32::from(i16::from(x) - i16::from(y));
-            d * d
-        };
-        let row: i32 =
-            a.iter().zip(b).map(sq).sum::<i32>() + at.iter().zip(bt).map(sq).sum::<i32>();
-        acc = acc.saturating_add(row as u32);
+        acc = acc.saturating_add(row.ssd());
         if acc > bound {
             return acc;
         }
     }
     acc
+}
+
+/// Per pixel, the hole pattern of the patch row that starts there, for
+/// [`Field::hole_rows`]: bit `p` set when the pixel `p` places to the right, in the same
+/// row, is a hole pixel (`hole` nonzero).
+pub fn hole_rows(hole: &[u8], width: usize, out: &mut Vec<u16>) {
+    out.clear();
+    out.resize(hole.len(), 0);
+    for (h, o) in hole.chunks(width.max(1)).zip(out.chunks_mut(width.max(1))) {
+        let mut bits = 0u16;
+        for (&v, b) in h.iter().zip(o.iter_mut()).rev() {
+            bits = (bits << 1) | u16::from(v != 0);
+            *b = bits;
+        }
+    }
+}
+
+/// Per-lane weights of one patch row, in 128ths, for every hole pattern of up to 7 pixels:
+/// `C` lanes per pixel ([`KNOWN_LANE`] for a known pixel, [`HOLE_LANE`] for a hole pixel).
+const fn lane_weights<const N: usize, const C: usize>() -> [[i16; N]; 128] {
+    let mut table = [[KNOWN_LANE; N]; 128];
+    let mut code = 0;
+    while code < 128 {
+        let mut lane = 0;
+        while lane < N {
+            if (code >> (lane / C)) & 1 == 1 {
+                table[code][lane] = HOLE_LANE;
+            }
+            lane += 1;
+        }
+        code += 1;
+    }
+    table
+}
+
+/// A known pixel's weight, in 128ths.
+const KNOWN_LANE: i16 = 128;
+/// A target patch's hole pixel's weight where [`Field::hole_rows`] is set, in 128ths of a
+/// known pixel's: 0.15. Measured on 12 photographs at 256/512/1024 px against equal weights
+/// (weighting the coarsest level of multi-level fills): PSNR +0.19/+0.08/+0.11 dB on
+/// squares, +0.08/+0.18/+0.15 on brush strokes, +0.13/+0.04/+0.05 on blobs, with GMSD lower
+/// in all nine cells. 0.1–0.15 measured best of 0.05–0.5.
+const HOLE_LANE: i16 = 19;
+
+/// [`lane_weights`] for rows of 3, 5 and 7 pixels: colour (4 lanes per pixel) and features.
+static COLOUR_LANES_3: [[i16; 12]; 128] = lane_weights::<12, 4>();
+static TEX_LANES_3: [[i16; 3 * TEX_CHANNELS]; 128] =
+    lane_weights::<{ 3 * TEX_CHANNELS }, TEX_CHANNELS>();
+static COLOUR_LANES_5: [[i16; 20]; 128] = lane_weights::<20, 4>();
+static TEX_LANES_5: [[i16; 5 * TEX_CHANNELS]; 128] =
+    lane_weights::<{ 5 * TEX_CHANNELS }, TEX_CHANNELS>();
+static COLOUR_LANES_7: [[i16; 28]; 128] = lane_weights::<28, 4>();
+static TEX_LANES_7: [[i16; 7 * TEX_CHANNELS]; 128] =
+    lane_weights::<{ 7 * TEX_CHANNELS }, TEX_CHANNELS>();
+
+/// Σ of `w · d²` over the lanes of two rows, `w` in 128ths: the difference times its weight
+/// fits an i16 (255 × 128), so the products pair up into i32 lanes like [`BlockRow::ssd`]'s.
+#[inline(always)]
+fn weighted_lanes<const N: usize>(a: &[u8; N], b: &[u8; N], w: &[i16; N]) -> i32 {
+    a.iter()
+        .zip(b)
+        .zip(w)
+        .map(|((&x, &y), &w)| {
+            let d = i16::from(x) - i16::from(y);
+            i32::from(d) * i32::from(d * w)
+        })
+        .sum()
+}
+
+/// A row's weighted sum from its plain sum `plain` and the hole pixels in `bits`, whose
+/// squared differences `pixel(p)` gives: `(128 · known + 19 · hole) / 128`.
+#[inline]
+fn weigh_row(plain: u32, bits: u32, pixel: impl Fn(usize) -> u32) -> u32 {
+    let mut holed = 0u32;
+    let mut rest = bits;
+    while rest != 0 {
+        holed += pixel(rest.trailing_zeros() as usize);
+        rest &= rest - 1;
+    }
+    let (known, hole) = (KNOWN_LANE as u32, HOLE_LANE as u32);
+    // A row of 15 pixels sums to at most 15 × 6 × 255² < 2^23, so × 128 fits.
+    (plain * known - holed * (known - hole)) / known
+}
+
+/// Σ of squared differences of pixel `p` of two rows (colour and features).
+#[inline]
+fn pixel_ssd(a: &[u8], b: &[u8], at: &[u8], bt: &[u8], p: usize) -> u32 {
+    let t = p * TEX_CHANNELS..(p + 1) * TEX_CHANNELS;
+    row_ssd(
+        a.get(4 * p..4 * p + 4).unwrap_or_default(),
+        b.get(4 * p..4 * p + 4).unwrap_or_default(),
+    ) + row_ssd(
+        at.get(t.clone()).unwrap_or_default(),
+        bt.get(t).unwrap_or_default(),
+    )
+}
+
+/// The hole patterns of the `ph` rows of a `pw`-wide target block at `t0`, and how many
+/// hole pixels they hold (`None` past the map).
+#[inline]
+fn block_holes(
+    rows: &[u16],
+    width: usize,
+    t0: usize,
+    pw: usize,
+    ph: usize,
+) -> Option<([u16; MAX_PATCH], usize)> {
+    let mask = ((1u32 << pw) - 1) as u16;
+    let mut bits = [0u16; MAX_PATCH];
+    let mut holes = 0;
+    for (k, b) in bits.iter_mut().take(ph).enumerate() {
+        *b = rows.get(t0 + k * width)? & mask;
+        holes += b.count_ones() as usize;
+    }
+    Some((bits, holes))
+}
+
+/// [`fused_rows`] with the target's hole pixels weighted (see [`HOLE_LANE`]), for rows of
+/// `P` ≤ 7 pixels (`N` = 4 `P` bytes of colour, `NT` of features) with the hole patterns
+/// `rows`, whose per-lane weights `colour` and `texture` give. `scale` turns the sum into a
+/// distance; it is applied per row for the early stop, which so compares like with like.
+#[inline(always)]
+fn weighted_rows<const P: usize, const N: usize, const NT: usize>(
+    (img, tex): (&[u8], &[u8]),
+    (colour, texture): (&[[i16; N]; 128], &[[i16; NT]; 128]),
+    width: usize,
+    (t0, s0): (usize, usize),
+    rows: &[u16],
+    scale: &Normalise,
+    bound: u32,
+) -> u32 {
+    let mut acc = 0u32;
+    for (k, &code) in rows.iter().enumerate() {
+        let Some(row) = block_row::<N, NT>(img, tex, t0 + k * width, s0 + k * width) else {
+            return u32::MAX;
+        };
+        let code = usize::from(code) & 127;
+        let sum = match (colour.get(code), texture.get(code)) {
+            (Some(cw), Some(tw)) if code != 0 => {
+                let lanes = weighted_lanes(row.a, row.b, cw) + weighted_lanes(row.at, row.bt, tw);
+                lanes as u32 / KNOWN_LANE as u32
+            }
+            _ => row.ssd(),
+        };
+        acc = acc.saturating_add(sum);
+        if scale.exceeds(acc, bound) {
+            break;
+        }
+    }
+    scale.apply(acc)
+}
+
+/// [`weighted_rows`] for blocks of other widths (9 and more, and clipped at the image's
+/// edge): per hole pixel a scalar correction of the plain row sum.
+fn weighted_generic(
+    f: &Field<'_>,
+    (t0, s0): (usize, usize),
+    pw: usize,
+    rows: &[u16],
+    scale: &Normalise,
+    bound: u32,
+) -> u32 {
+    let w = f.width;
+    let mut acc = 0u32;
+    for (k, &code) in rows.iter().enumerate() {
+        let (ti, si) = (t0 + k * w, s0 + k * w);
+        let t = |i: usize| i * TEX_CHANNELS..(i + pw) * TEX_CHANNELS;
+        let (Some(a), Some(b), Some(at), Some(bt)) = (
+            f.img.get(ti * 4..(ti + pw) * 4),
+            f.img.get(si * 4..(si + pw) * 4),
+            f.tex.get(t(ti)),
+            f.tex.get(t(si)),
+        ) else {
+            return u32::MAX;
+        };
+        let plain = row_ssd(a, b) + row_ssd(at, bt);
+        let sum = weigh_row(plain, u32::from(code), |p| pixel_ssd(a, b, at, bt, p));
+        acc = acc.saturating_add(sum);
+        if scale.exceeds(acc, bound) {
+            break;
+        }
+    }
+    scale.apply(acc)
+}
+
+/// Turns a weighted sum over `pixels` pixels, `holes` of them weighted (see [`HOLE_LANE`]),
+/// into the units of an unweighted sum (the weighted mean times `pixels`): a patch
+/// entirely in the hole keeps its plain distance, so weighting changes how a patch on the
+/// hole's edge is compared, not how much its vote counts beside one inside.
+///
+/// The factor `128 · pixels / (128 · known + 19 · holes)` is kept in 16.16 fixed point, so
+/// applying it, per row for the early stop too, is a multiply and a shift; for whole 3×3,
+/// 5×5 and 7×7 patches it comes from a table instead of a division.
+struct Normalise {
+    factor: u64,
+}
+
+/// [`Normalise`]'s factors for patches of `LEN - 1` pixels, by hole count.
+const fn factors<const LEN: usize>() -> [u64; LEN] {
+    let mut table = [0u64; LEN];
+    let mut holes = 0;
+    while holes < LEN {
+        table[holes] = factor(LEN - 1, holes);
+        holes += 1;
+    }
+    table
+}
+
+const fn factor(pixels: usize, holes: usize) -> u64 {
+    let (known, hole) = (KNOWN_LANE as u64, HOLE_LANE as u64);
+    let holes = if holes < pixels { holes } else { pixels } as u64;
+    let total = known * (pixels as u64 - holes) + hole * holes;
+    if total == 0 {
+        return 1 << 16;
+    }
+    ((known * pixels as u64) << 16) / total
+}
+
+static FACTORS_9: [u64; 10] = factors::<10>();
+static FACTORS_25: [u64; 26] = factors::<26>();
+static FACTORS_49: [u64; 50] = factors::<50>();
+
+impl Normalise {
+    #[inline]
+    fn new(pixels: usize, holes: usize) -> Self {
+        let table = match pixels {
+            9 => FACTORS_9.get(holes),
+            25 => FACTORS_25.get(holes),
+            49 => FACTORS_49.get(holes),
+            _ => None,
+        };
+        Self {
+            factor: table.copied().unwrap_or_else(|| factor(pixels, holes)),
+        }
+    }
+
+    /// Whether the distance of the (partial) weighted sum `acc` is above `bound`: since the
+    /// factor is at least 1, such a partial sum can stop.
+    #[inline(always)]
+    fn exceeds(&self, acc: u32, bound: u32) -> bool {
+        u64::from(acc) * self.factor > (u64::from(bound) << 16 | 0xFFFF)
+    }
+
+    /// The weighted sum as a distance, never below `acc`.
+    #[inline]
+    fn apply(&self, acc: u32) -> u32 {
+        u32::try_from((u64::from(acc) * self.factor) >> 16).unwrap_or(u32::MAX)
+    }
 }
 
 #[inline]
@@ -188,6 +464,9 @@ impl Field<'_> {
         // colour and texture row by row in one pass: 15% faster than two passes on 7×7
         // patches. Other clipped patches take the generic loops.
         let (img, tex, w) = (self.img, self.tex, self.width);
+        if let Some(d) = self.weighted_distance((t0, s0), pw, ph, bound) {
+            return d;
+        }
         match pw {
             3 => return fused_rows::<12, 6>(img, tex, w, t0, s0, ph, bound),
             5 => return fused_rows::<20, 10>(img, tex, w, t0, s0, ph, bound),
@@ -209,6 +488,60 @@ impl Field<'_> {
             ph,
             bound - colour,
         ))
+    }
+
+    /// The distance with the target's hole pixels weighted (see [`Field::hole_rows`]), or
+    /// `None` where it is the plain one: weighting off, or a target block all known or all
+    /// hole (whose weighted mean is its plain mean).
+    #[inline]
+    fn weighted_distance(
+        &self,
+        (t0, s0): (usize, usize),
+        pw: usize,
+        ph: usize,
+        bound: u32,
+    ) -> Option<u32> {
+        if self.hole_rows.is_empty() {
+            return None;
+        }
+        let (bits, holes) = block_holes(self.hole_rows, self.width, t0, pw, ph)?;
+        if holes == 0 || holes == pw * ph {
+            return None;
+        }
+        let scale = Normalise::new(pw * ph, holes);
+        let rows = bits.get(..ph)?;
+        let (img, tex, w) = (self.img, self.tex, self.width);
+        let blocks = (t0, s0);
+        Some(match pw {
+            3 => weighted_rows::<3, 12, 6>(
+                (img, tex),
+                (&COLOUR_LANES_3, &TEX_LANES_3),
+                w,
+                blocks,
+                rows,
+                &scale,
+                bound,
+            ),
+            5 => weighted_rows::<5, 20, 10>(
+                (img, tex),
+                (&COLOUR_LANES_5, &TEX_LANES_5),
+                w,
+                blocks,
+                rows,
+                &scale,
+                bound,
+            ),
+            7 => weighted_rows::<7, 28, 14>(
+                (img, tex),
+                (&COLOUR_LANES_7, &TEX_LANES_7),
+                w,
+                blocks,
+                rows,
+                &scale,
+                bound,
+            ),
+            _ => weighted_generic(self, blocks, pw, rows, &scale, bound),
+        })
     }
 
     /// Number of pixels in the clipped patch at `(x, y)`.
@@ -602,6 +935,8 @@ pub struct Maps {
     pub spans: Vec<(u32, u32)>,
     /// See [`Field::tex`] (hole pixels 0, as before the engine initialises them).
     pub tex: Vec<u8>,
+    /// See [`Field::hole_rows`].
+    pub hole_rows: Vec<u16>,
 }
 
 impl Maps {
@@ -615,13 +950,14 @@ impl Maps {
         sums.valid_sources(radius, &mut maps.valid);
         sums.targets(radius, &mut maps.target, &mut maps.spans);
         crate::texture::compute(img, hole, width, height, &mut maps.tex);
+        hole_rows(hole, width, &mut maps.hole_rows);
         maps
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Maps, patch_ssd, tex_ssd};
+    use super::{HOLE_LANE, KNOWN_LANE, Maps, TEX_CHANNELS, patch_ssd, tex_ssd};
 
     /// The one-pass distance of whole patches equals the colour and texture sums taken
     /// apart, for every patch size the engine specialises, and stops above the bound.
@@ -641,6 +977,7 @@ mod tests {
             let r = pw / 2;
             let maps = Maps::new(&img, &hole, w, h, r);
             let f = super::Field {
+                hole_rows: &[],
                 width: w,
                 height: h,
                 radius: r,
@@ -659,5 +996,108 @@ mod tests {
             assert_eq!(f.distance(x, y, s as u32, u32::MAX), want, "{pw}×{pw}");
             assert!(f.distance(x, y, s as u32, want / 3) > want / 3, "{pw}×{pw}");
         }
+    }
+
+    /// The weighted distance equals a per-pixel reference: per row
+    /// `(128 · known + 19 · hole) / 128` of the squared differences, summed and scaled back
+    /// by `128 · pixels / (128 · known + 19 · holes)`, and the plain distance for blocks all
+    /// known or all hole; for every specialised width, the generic ones, and blocks clipped
+    /// at the image's edge. It stops above the bound.
+    #[test]
+    fn weighted_distance_matches_a_per_pixel_reference() {
+        let (w, h) = (40usize, 36usize);
+        let img: Vec<u8> = (0..w * h * 4)
+            .map(|i| ((i * 2_654_435_761) >> 9) as u8)
+            .collect();
+        let mut hole = vec![0u8; w * h];
+        for y in 10..26 {
+            for x in 14..30 {
+                hole[y * w + x] = 1;
+            }
+        }
+        for y in 0..6 {
+            for x in 0..4 {
+                hole[y * w + x] = 1;
+            }
+        }
+        let sq = |a: u8, b: u8| {
+            let d = u64::from(a.abs_diff(b));
+            d * d
+        };
+        let mut checked = [0usize; 3];
+        for pw in [3usize, 5, 7, 9, 11, 13] {
+            let r = pw / 2;
+            let maps = Maps::new(&img, &hole, w, h, r);
+            let f = super::Field {
+                hole_rows: &maps.hole_rows,
+                width: w,
+                height: h,
+                radius: r,
+                img: &img,
+                tex: &maps.tex,
+                valid: &maps.valid,
+                target: &maps.target,
+                spans: &maps.spans,
+            };
+            let s = (h - r - 1) * w + w - r - 1;
+            let targets = [
+                (12, 12),
+                (13, 18),
+                (22, 18),
+                (20, 11),
+                (1, 2),
+                (0, 7),
+                (3, 0),
+            ];
+            for (x, y) in targets {
+                let (left, up) = (r.min(x), r.min(y));
+                let (pw_c, ph_c) = (left + 1 + r.min(w - 1 - x), up + 1 + r.min(h - 1 - y));
+                let (t0, s0) = ((y - up) * w + x - left, s - up * w - left);
+                let (mut plain, mut acc, mut holes) = (0u64, 0u64, 0u64);
+                for k in 0..ph_c {
+                    let (mut known, mut holed) = (0u64, 0u64);
+                    for p in 0..pw_c {
+                        let (ti, si) = (t0 + k * w + p, s0 + k * w + p);
+                        let colour: u64 =
+                            (0..4).map(|c| sq(img[ti * 4 + c], img[si * 4 + c])).sum();
+                        let tex: u64 = (0..TEX_CHANNELS)
+                            .map(|c| {
+                                sq(
+                                    maps.tex[ti * TEX_CHANNELS + c],
+                                    maps.tex[si * TEX_CHANNELS + c],
+                                )
+                            })
+                            .sum();
+                        if hole[ti] != 0 {
+                            holed += colour + tex;
+                            holes += 1;
+                        } else {
+                            known += colour + tex;
+                        }
+                    }
+                    plain += known + holed;
+                    let (kl, hl) = (KNOWN_LANE as u64, HOLE_LANE as u64);
+                    acc += (kl * known + hl * holed) / kl;
+                }
+                let pixels = (pw_c * ph_c) as u64;
+                let want = if holes == 0 || holes == pixels {
+                    checked[usize::from(holes != 0)] += 1;
+                    plain
+                } else {
+                    checked[2] += 1;
+                    let (kl, hl) = (KNOWN_LANE as u64, HOLE_LANE as u64);
+                    let factor = ((kl * pixels) << 16) / (kl * (pixels - holes) + hl * holes);
+                    (acc * factor) >> 16
+                } as u32;
+                let got = f.distance(x, y, s as u32, u32::MAX);
+                assert_eq!(got, want, "{pw}×{pw} at ({x}, {y})");
+                assert!(
+                    f.distance(x, y, s as u32, want / 3) > want / 3,
+                    "{pw}×{pw} at ({x}, {y})"
+                );
+            }
+        }
+        // Every kind of block was compared: all known, all hole, mixed.
+        assert!(checked.iter().all(|&n| n > 0), "{checked:?}");
     }
 }

@@ -32,6 +32,11 @@
 //!    from the known pixels and are initialised, upsampled and voted like colours, so a
 //!    smooth first estimate of a hole between textured borders does not settle on flat
 //!    source patches.
+//!    At the coarsest level of a multi-level fill, whose hole starts as a smooth guess, a
+//!    target patch's hole pixels count 0.15 of a known pixel in the distance (normalised
+//!    back to a plain sum), so a patch on the hole's edge is matched on the true pixels
+//!    beside the hole rather than on the guess, and lines entering the hole find their
+//!    continuation.
 //! 4. **Voting.** Each hole pixel becomes the average of the pixels that all patches covering
 //!    it would put there, weighted by `exp(-d / 2σ²)` of the match distance, σ² the lower
 //!    quartile of distances (sharper than Wexler's 75th percentile). Search + vote is one

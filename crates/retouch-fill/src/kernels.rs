@@ -293,72 +293,78 @@ fn block_holes(
     Some((bits, holes))
 }
 
-/// [`fused_rows`] with the target's hole pixels weighted (see [`HOLE_LANE`]), for rows of
-/// `P` ≤ 7 pixels (`N` = 4 `P` bytes of colour, `NT` of features) with the hole patterns
-/// `rows`, whose per-lane weights `colour` and `texture` give. `scale` turns the sum into a
-/// distance; it is applied per row for the early stop, which so compares like with like.
-#[inline(always)]
-fn weighted_rows<const P: usize, const N: usize, const NT: usize>(
-    (img, tex): (&[u8], &[u8]),
-    (colour, texture): (&[[i16; N]; 128], &[[i16; NT]; 128]),
+/// A target block with both hole and known pixels, and a source block, compared with the
+/// target's hole pixels weighted (see [`HOLE_LANE`]).
+struct WeightedBlock<'a> {
+    img: &'a [u8],
+    tex: &'a [u8],
     width: usize,
-    (t0, s0): (usize, usize),
-    rows: &[u16],
-    scale: &Normalise,
-    bound: u32,
-) -> u32 {
-    let mut acc = 0u32;
-    for (k, &code) in rows.iter().enumerate() {
-        let Some(row) = block_row::<N, NT>(img, tex, t0 + k * width, s0 + k * width) else {
-            return u32::MAX;
-        };
-        let code = usize::from(code) & 127;
-        let sum = match (colour.get(code), texture.get(code)) {
-            (Some(cw), Some(tw)) if code != 0 => {
-                let lanes = weighted_lanes(row.a, row.b, cw) + weighted_lanes(row.at, row.bt, tw);
-                lanes as u32 / KNOWN_LANE as u32
-            }
-            _ => row.ssd(),
-        };
-        acc = acc.saturating_add(sum);
-        if scale.exceeds(acc, bound) {
-            break;
-        }
-    }
-    scale.apply(acc)
+    /// Top-left pixels of the target and source blocks.
+    t0: usize,
+    s0: usize,
+    /// Each row's hole pattern: bit `p` set when pixel `p` of the target row is a hole pixel.
+    rows: &'a [u16],
+    /// Turns the weighted sum into a distance; also applied per row for the early stop.
+    scale: Normalise,
 }
 
-/// [`weighted_rows`] for blocks of other widths (9 and more, and clipped at the image's
-/// edge): per hole pixel a scalar correction of the plain row sum.
-fn weighted_generic(
-    f: &Field<'_>,
-    (t0, s0): (usize, usize),
-    pw: usize,
-    rows: &[u16],
-    scale: &Normalise,
-    bound: u32,
-) -> u32 {
-    let w = f.width;
-    let mut acc = 0u32;
-    for (k, &code) in rows.iter().enumerate() {
-        let (ti, si) = (t0 + k * w, s0 + k * w);
-        let t = |i: usize| i * TEX_CHANNELS..(i + pw) * TEX_CHANNELS;
-        let (Some(a), Some(b), Some(at), Some(bt)) = (
-            f.img.get(ti * 4..(ti + pw) * 4),
-            f.img.get(si * 4..(si + pw) * 4),
-            f.tex.get(t(ti)),
-            f.tex.get(t(si)),
-        ) else {
-            return u32::MAX;
-        };
-        let plain = row_ssd(a, b) + row_ssd(at, bt);
-        let sum = weigh_row(plain, u32::from(code), |p| pixel_ssd(a, b, at, bt, p));
-        acc = acc.saturating_add(sum);
-        if scale.exceeds(acc, bound) {
-            break;
+impl WeightedBlock<'_> {
+    /// [`fused_rows`] with the hole pixels weighted, for rows of up to 7 pixels (`N` bytes of
+    /// colour, `NT` of features) whose per-lane weights `colour` and `texture` give per hole
+    /// pattern.
+    #[inline(always)]
+    fn lanes<const N: usize, const NT: usize>(
+        &self,
+        (colour, texture): (&[[i16; N]; 128], &[[i16; NT]; 128]),
+        bound: u32,
+    ) -> u32 {
+        let (w, mut acc) = (self.width, 0u32);
+        for (k, &code) in self.rows.iter().enumerate() {
+            let (ti, si) = (self.t0 + k * w, self.s0 + k * w);
+            let Some(row) = block_row::<N, NT>(self.img, self.tex, ti, si) else {
+                return u32::MAX;
+            };
+            let code = usize::from(code) & 127;
+            let sum = match (colour.get(code), texture.get(code)) {
+                (Some(cw), Some(tw)) if code != 0 => {
+                    let lanes =
+                        weighted_lanes(row.a, row.b, cw) + weighted_lanes(row.at, row.bt, tw);
+                    lanes as u32 / KNOWN_LANE as u32
+                }
+                _ => row.ssd(),
+            };
+            acc = acc.saturating_add(sum);
+            if self.scale.exceeds(acc, bound) {
+                break;
+            }
         }
+        self.scale.apply(acc)
     }
-    scale.apply(acc)
+
+    /// The same for rows of other widths (9 and more, and blocks clipped at the image's
+    /// edge): per hole pixel a scalar correction of the plain row sum.
+    fn generic(&self, pw: usize, bound: u32) -> u32 {
+        let (w, mut acc) = (self.width, 0u32);
+        for (k, &code) in self.rows.iter().enumerate() {
+            let (ti, si) = (self.t0 + k * w, self.s0 + k * w);
+            let t = |i: usize| i * TEX_CHANNELS..(i + pw) * TEX_CHANNELS;
+            let (Some(a), Some(b), Some(at), Some(bt)) = (
+                self.img.get(ti * 4..(ti + pw) * 4),
+                self.img.get(si * 4..(si + pw) * 4),
+                self.tex.get(t(ti)),
+                self.tex.get(t(si)),
+            ) else {
+                return u32::MAX;
+            };
+            let plain = row_ssd(a, b) + row_ssd(at, bt);
+            let sum = weigh_row(plain, u32::from(code), |p| pixel_ssd(a, b, at, bt, p));
+            acc = acc.saturating_add(sum);
+            if self.scale.exceeds(acc, bound) {
+                break;
+            }
+        }
+        self.scale.apply(acc)
+    }
 }
 
 /// Turns a weighted sum over `pixels` pixels, `holes` of them weighted (see [`HOLE_LANE`]),
@@ -508,39 +514,20 @@ impl Field<'_> {
         if holes == 0 || holes == pw * ph {
             return None;
         }
-        let scale = Normalise::new(pw * ph, holes);
-        let rows = bits.get(..ph)?;
-        let (img, tex, w) = (self.img, self.tex, self.width);
-        let blocks = (t0, s0);
+        let block = WeightedBlock {
+            img: self.img,
+            tex: self.tex,
+            width: self.width,
+            t0,
+            s0,
+            rows: bits.get(..ph)?,
+            scale: Normalise::new(pw * ph, holes),
+        };
         Some(match pw {
-            3 => weighted_rows::<3, 12, 6>(
-                (img, tex),
-                (&COLOUR_LANES_3, &TEX_LANES_3),
-                w,
-                blocks,
-                rows,
-                &scale,
-                bound,
-            ),
-            5 => weighted_rows::<5, 20, 10>(
-                (img, tex),
-                (&COLOUR_LANES_5, &TEX_LANES_5),
-                w,
-                blocks,
-                rows,
-                &scale,
-                bound,
-            ),
-            7 => weighted_rows::<7, 28, 14>(
-                (img, tex),
-                (&COLOUR_LANES_7, &TEX_LANES_7),
-                w,
-                blocks,
-                rows,
-                &scale,
-                bound,
-            ),
-            _ => weighted_generic(self, blocks, pw, rows, &scale, bound),
+            3 => block.lanes((&COLOUR_LANES_3, &TEX_LANES_3), bound),
+            5 => block.lanes((&COLOUR_LANES_5, &TEX_LANES_5), bound),
+            7 => block.lanes((&COLOUR_LANES_7, &TEX_LANES_7), bound),
+            _ => block.generic(pw, bound),
         })
     }
 

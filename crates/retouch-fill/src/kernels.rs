@@ -217,7 +217,9 @@ const KNOWN_LANE: i16 = 128;
 /// known pixel's: 0.15. Measured on 12 photographs at 256/512/1024 px against equal weights
 /// (weighting the coarsest level of multi-level fills): PSNR +0.19/+0.08/+0.11 dB on
 /// squares, +0.08/+0.18/+0.15 on brush strokes, +0.13/+0.04/+0.05 on blobs, with GMSD lower
-/// in all nine cells. 0.1–0.15 measured best of 0.05–0.5.
+/// in all nine cells; with the one settling step the engine then takes at that level (see
+/// `Filler::coarse_em_steps`), +0.22/+0.11/+0.10, +0.03/+0.11/+0.11 and +0.10/+0.09/+0.10,
+/// GMSD again lower in all nine. 0.1–0.15 measured best of 0.05–0.5.
 const HOLE_LANE: i16 = 19;
 
 /// [`lane_weights`] for rows of 3, 5 and 7 pixels: colour (4 lanes per pixel) and features.

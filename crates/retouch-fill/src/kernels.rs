@@ -234,7 +234,7 @@ static TEX_LANES_7: [[i16; 7 * TEX_CHANNELS]; 128] =
     lane_weights::<{ 7 * TEX_CHANNELS }, TEX_CHANNELS>();
 
 /// Σ of `w · d²` over the lanes of two rows, `w` in 128ths: the difference times its weight
-/// fits an i16 (255 × 128), so the products pair up into i32 lanes like [`BlockRow::ssd`]'s.
+/// fits an i16 (255 × 128), which keeps the per-lane multiply 16 bits wide.
 #[inline(always)]
 fn weighted_lanes<const N: usize>(a: &[u8; N], b: &[u8; N], w: &[i16; N]) -> i32 {
     a.iter()

@@ -946,16 +946,43 @@ impl Maps {
 
 #[cfg(test)]
 mod tests {
-    use super::{HOLE_LANE, KNOWN_LANE, Maps, TEX_CHANNELS, patch_ssd, tex_ssd};
+    use super::{Field, HOLE_LANE, KNOWN_LANE, Maps, TEX_CHANNELS, patch_ssd, tex_ssd};
+
+    /// A `w × h` RGBA8 image of hashed bytes (`shift` picks the bits), as patch contents
+    /// that no two places share.
+    fn noise(w: usize, h: usize, shift: u32) -> Vec<u8> {
+        (0..w * h * 4)
+            .map(|i| ((i * 2_654_435_761) >> shift) as u8)
+            .collect()
+    }
+
+    /// The field of `img` with `maps`, its hole pixels weighted when `weighted`.
+    fn field<'a>(
+        img: &'a [u8],
+        maps: &'a Maps,
+        (w, h): (usize, usize),
+        r: usize,
+        weighted: bool,
+    ) -> Field<'a> {
+        Field {
+            hole_rows: if weighted { &maps.hole_rows } else { &[] },
+            width: w,
+            height: h,
+            radius: r,
+            img,
+            tex: &maps.tex,
+            valid: &maps.valid,
+            target: &maps.target,
+            spans: &maps.spans,
+        }
+    }
 
     /// The one-pass distance of whole patches equals the colour and texture sums taken
     /// apart, for every patch size the engine specialises, and stops above the bound.
     #[test]
     fn fused_distance_matches_the_separate_sums() {
         let (w, h) = (40usize, 36usize);
-        let img: Vec<u8> = (0..w * h * 4)
-            .map(|i| ((i * 2_654_435_761) >> 7) as u8)
-            .collect();
+        let img = noise(w, h, 7);
         let mut hole = vec![0u8; w * h];
         for y in 14..20 {
             for x in 16..22 {
@@ -965,17 +992,7 @@ mod tests {
         for pw in [3usize, 5, 7, 9, 11, 13] {
             let r = pw / 2;
             let maps = Maps::new(&img, &hole, w, h, r);
-            let f = super::Field {
-                hole_rows: &[],
-                width: w,
-                height: h,
-                radius: r,
-                img: &img,
-                tex: &maps.tex,
-                valid: &maps.valid,
-                target: &maps.target,
-                spans: &maps.spans,
-            };
+            let f = field(&img, &maps, (w, h), r, false);
             let (x, y) = (18, 16);
             let s = (r + 2) * w + r + 3;
             let t0 = (y - r) * w + x - r;
@@ -995,9 +1012,7 @@ mod tests {
     #[test]
     fn weighted_distance_matches_a_per_pixel_reference() {
         let (w, h) = (40usize, 36usize);
-        let img: Vec<u8> = (0..w * h * 4)
-            .map(|i| ((i * 2_654_435_761) >> 9) as u8)
-            .collect();
+        let img = noise(w, h, 9);
         let mut hole = vec![0u8; w * h];
         for y in 10..26 {
             for x in 14..30 {
@@ -1017,17 +1032,7 @@ mod tests {
         for pw in [3usize, 5, 7, 9, 11, 13] {
             let r = pw / 2;
             let maps = Maps::new(&img, &hole, w, h, r);
-            let f = super::Field {
-                hole_rows: &maps.hole_rows,
-                width: w,
-                height: h,
-                radius: r,
-                img: &img,
-                tex: &maps.tex,
-                valid: &maps.valid,
-                target: &maps.target,
-                spans: &maps.spans,
-            };
+            let f = field(&img, &maps, (w, h), r, true);
             let s = (h - r - 1) * w + w - r - 1;
             let targets = [
                 (12, 12),

@@ -46,14 +46,20 @@ pub struct Filler {
     scratch: Scratch,
 }
 
+/// The per-level maps a [`Field`] reads beside the level's pixels (see there).
 #[derive(Debug, Default)]
-struct Scratch {
-    sums: HoleSums,
+struct Masks {
     valid: Vec<u8>,
     target: Vec<u8>,
     spans: Vec<(u32, u32)>,
-    /// [`Field::hole_rows`] at the level being filled (empty: patches unweighted).
+    /// Empty where patches are unweighted (every level but a multi-level fill's coarsest).
     hole_rows: Vec<u16>,
+}
+
+#[derive(Debug, Default)]
+struct Scratch {
+    sums: HoleSums,
+    masks: Masks,
     nnf: Vec<u32>,
     dist: Vec<u32>,
     /// The previous (coarser) level's field, kept for upsampling.
@@ -304,20 +310,20 @@ fn run_level(
     // measured +0.27/+0.00/+0.41 dB there at 256/512/1024 px, but nearly all of a scratch's
     // patches straddle the hole, and at full resolution that cost 1.5–2× the time.
     if coarse.is_none() && !plan.last {
-        kernels::hole_rows(&level.hole, w, &mut s.hole_rows);
+        kernels::hole_rows(&level.hole, w, &mut s.masks.hole_rows);
     } else {
-        s.hole_rows.clear();
+        s.masks.hole_rows.clear();
     }
     s.sums.build(&level.hole, w, h);
     // Shrink the patch where no whole patch of known pixels exists (tiny images, huge holes).
     let mut r = plan.radius;
-    while s.sums.valid_sources(r, &mut s.valid) == 0 {
+    while s.sums.valid_sources(r, &mut s.masks.valid) == 0 {
         if r == 0 {
             return Err(FillError::NothingToFillFrom);
         }
         r -= 1;
     }
-    s.sums.targets(r, &mut s.target, &mut s.spans);
+    s.sums.targets(r, &mut s.masks.target, &mut s.masks.spans);
     if plan.last {
         // The summed-area table (4 bytes per pixel) is not needed past this point; at full
         // resolution it would otherwise sit beside the field and its distances at the peak.
@@ -396,24 +402,17 @@ fn run_level(
     Ok(r)
 }
 
-fn field<'a>(
-    level: &'a Level,
-    valid: &'a [u8],
-    target: &'a [u8],
-    spans: &'a [(u32, u32)],
-    hole_rows: &'a [u16],
-    r: usize,
-) -> Field<'a> {
+fn field<'a>(level: &'a Level, masks: &'a Masks, r: usize) -> Field<'a> {
     Field {
         width: level.width,
         height: level.height,
         radius: r,
         img: &level.img,
         tex: &level.tex,
-        valid,
-        target,
-        spans,
-        hole_rows,
+        valid: &masks.valid,
+        target: &masks.target,
+        spans: &masks.spans,
+        hole_rows: &masks.hole_rows,
     }
 }
 
@@ -431,9 +430,9 @@ fn init_field(
     nnf.clear();
     nnf.resize(w * h, NONE);
     {
-        let f = field(level, &s.valid, &s.target, &s.spans, &s.hole_rows, r);
+        let f = field(level, &s.masks, r);
         for (i, n) in nnf.iter_mut().enumerate() {
-            if s.target.get(i).is_none_or(|&t| t == 0) {
+            if s.masks.target.get(i).is_none_or(|&t| t == 0) {
                 continue;
             }
             let up = coarse.and_then(|c| {
@@ -447,7 +446,8 @@ fn init_field(
                 let sx = (2 * (cs % cw) + (x & 1)).clamp(r, w.saturating_sub(r + 1));
                 let sy = (2 * (cs / cw) + (y & 1)).clamp(r, h.saturating_sub(r + 1));
                 let cand = (sy * w + sx) as u32;
-                s.valid
+                s.masks
+                    .valid
                     .get(cand as usize)
                     .is_some_and(|&v| v != 0)
                     .then_some(cand)
@@ -464,7 +464,7 @@ fn compute_distances(level: &Level, s: &mut Scratch, r: usize, parallel: bool) {
     dist.clear();
     dist.resize(s.nnf.len(), u32::MAX);
     {
-        let f = field(level, &s.valid, &s.target, &s.spans, &s.hole_rows, r);
+        let f = field(level, &s.masks, r);
         let chunk = BAND_ROWS * w;
         let run = |(b, (n, d)): (usize, (&[u32], &mut [u32]))| {
             kernels::distances_band(&f, b * BAND_ROWS, n, d);
@@ -505,7 +505,7 @@ fn search(level: &Level, s: &mut Scratch, r: usize, plan: &Plan, pass: u64, radi
     let mut nnf = std::mem::take(&mut s.nnf);
     let mut dist = std::mem::take(&mut s.dist);
     {
-        let f = field(level, &s.valid, &s.target, &s.spans, &s.hole_rows, r);
+        let f = field(level, &s.masks, r);
         let edges = &s.edges;
         let forward = pass.is_multiple_of(2);
         let seed = plan
@@ -549,8 +549,8 @@ fn blend_seams(level: &mut Level, s: &mut Scratch, r: usize, plan: &Plan) {
     }
     s.nnf = Vec::new();
     s.dist = Vec::new();
-    s.valid = Vec::new();
-    s.target = Vec::new();
+    s.masks.valid = Vec::new();
+    s.masks.target = Vec::new();
     s.weight = Vec::new();
     s.votes = Vec::new();
     // The texture features are recomputed by the next fill.
@@ -568,7 +568,7 @@ fn blend_seams(level: &mut Level, s: &mut Scratch, r: usize, plan: &Plan) {
 /// Records, for every hole pixel, the source its best-matching covering patch gives it
 /// (see [`kernels::best_sources`]), for the best-patch vote and the seam step.
 fn best_sources(level: &Level, s: &mut Scratch, r: usize, parallel: bool) {
-    let f = field(level, &s.valid, &s.target, &s.spans, &s.hole_rows, r);
+    let f = field(level, &s.masks, r);
     let (nnf, dist) = (&s.nnf, &s.dist);
     let sources = s.seams.sources_mut(s.holes.len());
     hole_chunks(&s.holes, sources, parallel, |(q, o)| {
@@ -597,7 +597,7 @@ fn vote_best(level: &mut Level, s: &mut Scratch, r: usize, parallel: bool) {
 /// Weights from the current distances, votes for every hole pixel, writes the votes back.
 fn vote(level: &mut Level, s: &mut Scratch, r: usize, parallel: bool) {
     {
-        let f = field(level, &s.valid, &s.target, &s.spans, &s.hole_rows, r);
+        let f = field(level, &s.masks, r);
         kernels::weights(&f, &s.dist, &mut s.weight, &mut s.sample);
         let (nnf, weight) = (&s.nnf, &s.weight);
         s.votes.clear();

@@ -375,48 +375,19 @@ impl WeightedBlock<'_> {
 /// hole's edge is compared, not how much its vote counts beside one inside.
 ///
 /// The factor `128 · pixels / (128 · known + 19 · holes)` is kept in 16.16 fixed point, so
-/// applying it, per row for the early stop too, is a multiply and a shift; for whole 3×3,
-/// 5×5 and 7×7 patches it comes from a table instead of a division.
+/// applying it, per row for the early stop too, is a multiply and a shift.
 struct Normalise {
     factor: u64,
 }
 
-/// [`Normalise`]'s factors for patches of `LEN - 1` pixels, by hole count.
-const fn factors<const LEN: usize>() -> [u64; LEN] {
-    let mut table = [0u64; LEN];
-    let mut holes = 0;
-    while holes < LEN {
-        table[holes] = factor(LEN - 1, holes);
-        holes += 1;
-    }
-    table
-}
-
-const fn factor(pixels: usize, holes: usize) -> u64 {
-    let (known, hole) = (KNOWN_LANE as u64, HOLE_LANE as u64);
-    let holes = if holes < pixels { holes } else { pixels } as u64;
-    let total = known * (pixels as u64 - holes) + hole * holes;
-    if total == 0 {
-        return 1 << 16;
-    }
-    ((known * pixels as u64) << 16) / total
-}
-
-static FACTORS_9: [u64; 10] = factors::<10>();
-static FACTORS_25: [u64; 26] = factors::<26>();
-static FACTORS_49: [u64; 50] = factors::<50>();
-
 impl Normalise {
     #[inline]
     fn new(pixels: usize, holes: usize) -> Self {
-        let table = match pixels {
-            9 => FACTORS_9.get(holes),
-            25 => FACTORS_25.get(holes),
-            49 => FACTORS_49.get(holes),
-            _ => None,
-        };
+        let (known, hole) = (KNOWN_LANE as u64, HOLE_LANE as u64);
+        let holes = holes.min(pixels) as u64;
+        let total = (known * (pixels as u64 - holes) + hole * holes).max(1);
         Self {
-            factor: table.copied().unwrap_or_else(|| factor(pixels, holes)),
+            factor: ((known * pixels as u64) << 16) / total,
         }
     }
 
@@ -946,6 +917,8 @@ impl Maps {
 
 #[cfg(test)]
 mod tests {
+    use std::ops::Range;
+
     use super::{Field, HOLE_LANE, KNOWN_LANE, Maps, TEX_CHANNELS, patch_ssd, tex_ssd};
 
     /// A `w × h` RGBA8 image of hashed bytes (`shift` picks the bits), as patch contents
@@ -953,6 +926,18 @@ mod tests {
     fn noise(w: usize, h: usize, shift: u32) -> Vec<u8> {
         (0..w * h * 4)
             .map(|i| ((i * 2_654_435_761) >> shift) as u8)
+            .collect()
+    }
+
+    /// A `w × h` hole map marking the `(columns, rows)` rectangles.
+    fn rects(w: usize, h: usize, rects: &[(Range<usize>, Range<usize>)]) -> Vec<u8> {
+        (0..w * h)
+            .map(|i| {
+                let inside = |(xs, ys): &(Range<usize>, Range<usize>)| {
+                    xs.contains(&(i % w)) && ys.contains(&(i / w))
+                };
+                u8::from(rects.iter().any(inside))
+            })
             .collect()
     }
 
@@ -983,12 +968,7 @@ mod tests {
     fn fused_distance_matches_the_separate_sums() {
         let (w, h) = (40usize, 36usize);
         let img = noise(w, h, 7);
-        let mut hole = vec![0u8; w * h];
-        for y in 14..20 {
-            for x in 16..22 {
-                hole[y * w + x] = 1;
-            }
-        }
+        let hole = rects(w, h, &[(16..22, 14..20)]);
         for pw in [3usize, 5, 7, 9, 11, 13] {
             let r = pw / 2;
             let maps = Maps::new(&img, &hole, w, h, r);
@@ -1013,17 +993,7 @@ mod tests {
     fn weighted_distance_matches_a_per_pixel_reference() {
         let (w, h) = (40usize, 36usize);
         let img = noise(w, h, 9);
-        let mut hole = vec![0u8; w * h];
-        for y in 10..26 {
-            for x in 14..30 {
-                hole[y * w + x] = 1;
-            }
-        }
-        for y in 0..6 {
-            for x in 0..4 {
-                hole[y * w + x] = 1;
-            }
-        }
+        let hole = rects(w, h, &[(14..30, 10..26), (0..4, 0..6)]);
         let sq = |a: u8, b: u8| {
             let d = u64::from(a.abs_diff(b));
             d * d

@@ -2,7 +2,10 @@
 then scores the fills and writes the results (JSON), the report (Markdown) and the picture grid.
 
 `run.sh` prepares the venv and the Rust driver and then calls this; see `run.sh --help`.
-Engines run one after another, never side by side, so each has the whole machine.
+Engines run one after another, never side by side, so each has the whole machine. Their repeats
+are interleaved: each case runs in rounds, every engine once per round in a fresh process, so a
+burst of load from elsewhere on a shared machine lands on all engines alike rather than on
+whichever one happened to be running.
 """
 
 from __future__ import annotations
@@ -54,13 +57,14 @@ class Settings:
     mode: str
     sizes: list[int]
     photos: list[str]
-    repeats: int
-    budget_s: float  # no new repeat starts after this much time on one case
+    rounds: int  # interleaved rounds per case; an engine past the budget sits out the rest
+    repeats: int  # fills per engine per round (a round's first fill is its process's cold one)
+    budget_s: float  # an engine that has spent this long on one case starts no further round
     cap_s: float  # skip an engine at a size where its predicted time per fill exceeds this
 
 
-QUICK = Settings("quick", [256, 512], ["astronaut"], repeats=3, budget_s=2.0, cap_s=20.0)
-FULL = Settings("full", [256, 512, 1024], list(inputs.PHOTOS), repeats=5, budget_s=2.0, cap_s=60.0)
+QUICK = Settings("quick", [256, 512], ["astronaut"], rounds=2, repeats=3, budget_s=2.0, cap_s=20.0)
+FULL = Settings("full", [256, 512, 1024], list(inputs.PHOTOS), rounds=3, repeats=3, budget_s=3.0, cap_s=60.0)
 
 SEED = 1
 
@@ -74,7 +78,8 @@ def run_job(
         "mask": str(case.mask_path),
         "output": str(out),
         "repeats": settings.repeats,
-        "budget_s": settings.budget_s,
+        # Within a round, no new fill starts after the round's share of the case budget.
+        "budget_s": settings.budget_s / settings.rounds,
         "seed": SEED,
     }
     job_path = jobs / f"{case.key}-{engine.name}.json"
@@ -106,6 +111,15 @@ def score_output(case: inputs.Case, out: Path) -> dict[str, float]:
     return scores
 
 
+def warm_median(jobs: list[list[float]]) -> float:
+    """The median fill time over jobs (one list of fill times per process): over the warm fills,
+    every fill but each process's first, where there are any; over all fills otherwise (an
+    engine too slow for a second fill, where a cold start is a few percent of a second or more).
+    """
+    warm = [t for times in jobs for t in times[1:]]
+    return float(np.median(warm if warm else [t for times in jobs for t in times]))
+
+
 def run_all(settings: Settings, work: Path, driver: Path, log) -> list[dict]:
     cases = inputs.write_cases(work / "inputs", settings.photos, settings.sizes)
     outputs, jobs = work / "outputs", work / "jobs"
@@ -115,13 +129,14 @@ def run_all(settings: Settings, work: Path, driver: Path, log) -> list[dict]:
     # Slowest median seen per engine at the previous size, to predict the next one.
     slowest: dict[str, tuple[int, float]] = {}
     for case in cases:
+        runs: list[tuple[Engine, dict]] = []
         for engine in ENGINES:
             row = {"photo": case.photo, "size": case.size, "mask": case.mask_type, "engine": engine.name}
+            rows.append(row)
             if engine.max_size is not None and case.size > engine.max_size:
                 row.update(
                     status="skipped", note=f"not run above {engine.max_size} px (time budget of the run)"
                 )
-                rows.append(row)
                 continue
             prev = slowest.get(engine.name)
             if prev is not None and prev[0] < case.size:
@@ -131,34 +146,46 @@ def run_all(settings: Settings, work: Path, driver: Path, log) -> list[dict]:
                         status="skipped",
                         note=f"predicted {predicted:.0f} s per fill > cap {settings.cap_s:.0f} s",
                     )
-                    rows.append(row)
                     continue
-            out = outputs / f"{case.key}-{engine.name}.png"
-            try:
-                result = run_job(engine, case, out, settings, driver, jobs)
-            except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError, IndexError) as err:
-                row.update(status="failed", note=str(err)[-300:])
-                rows.append(row)
-                log(f"  {case.key:28} {engine.name:18} FAILED {row['note']}")
+            runs.append((engine, row))
+        # Rounds: every engine still within the case budget runs once per round, in turn.
+        done: dict[str, list[dict]] = {engine.name: [] for engine, _ in runs}
+        for _ in range(settings.rounds):
+            for engine, row in runs:
+                results = done[engine.name]
+                spent = sum(t for r in results for t in r["times_s"])
+                if row.get("status") == "failed" or (results and spent >= settings.budget_s):
+                    continue
+                out = outputs / f"{case.key}-{engine.name}.png"
+                try:
+                    results.append(run_job(engine, case, out, settings, driver, jobs))
+                except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError, IndexError) as err:
+                    row.update(status="failed", note=str(err)[-300:])
+                    log(f"  {case.key:28} {engine.name:18} FAILED {row['note']}")
+        for engine, row in runs:
+            results = done[engine.name]
+            if row.get("status") == "failed":
                 continue
-            times = result["times_s"]
-            median = float(np.median(times))
+            out = outputs / f"{case.key}-{engine.name}.png"
+            per_job = [r["times_s"] for r in results]
+            median = warm_median(per_job)
+            peak = max(results, key=lambda r: r["rss_peak_kib"])
             row.update(
                 status="ok",
                 output=str(out.relative_to(work)),
-                times_s=times,
+                times_s=per_job,
                 median_s=median,
-                rss_before_fill_kib=result["rss_before_fill_kib"],
-                rss_peak_kib=result["rss_peak_kib"],
+                rss_before_fill_kib=peak["rss_before_fill_kib"],
+                rss_peak_kib=peak["rss_peak_kib"],
                 **score_output(case, out),
             )
-            rows.append(row)
             done_size, done_time = slowest.get(engine.name, (case.size, 0.0))
             if done_size != case.size:
                 done_time = 0.0
             slowest[engine.name] = (case.size, max(done_time, median))
+            fills = sum(len(t) for t in per_job)
             log(
-                f"  {case.key:28} {engine.name:18} {median * 1000:9.1f} ms  n={len(times)}"
+                f"  {case.key:28} {engine.name:18} {median * 1000:9.1f} ms  n={fills}/{len(per_job)}"
                 f"  psnr {row['psnr']:6.2f}  gmsd {row['gmsd']:.3f}  grad {row['grad_ratio']:.2f}"
             )
     return rows
@@ -169,6 +196,7 @@ def environment(settings: Settings, started: float, load_before: tuple[float, ..
         "mode": settings.mode,
         "sizes": settings.sizes,
         "photos": {p: inputs.photo_native_size(p) for p in settings.photos},
+        "rounds": settings.rounds,
         "repeats": settings.repeats,
         "budget_s": settings.budget_s,
         "cap_s": settings.cap_s,

@@ -119,6 +119,23 @@ def target_rows(data: dict) -> list[dict]:
     return out
 
 
+def _timing(env: dict) -> str:
+    rounds = env.get("rounds")
+    if rounds is None:  # results from before interleaved rounds
+        return (
+            f"A fresh process per job; up to {env['repeats']} repeats per case, no new repeat after"
+            f" {env['budget_s']:.0f} s; the median."
+        )
+    return (
+        f"Each case runs in up to {rounds} interleaved rounds: every engine once per round, in turn, each"
+        f" time in a fresh process that runs up to {env['repeats']} fills (no new fill after"
+        f" {env['budget_s'] / rounds:.1f} s); an engine that has spent {env['budget_s']:.0f} s on the case"
+        " sits out the remaining rounds. So a burst of load from elsewhere lands on every engine alike. The"
+        " median over the warm fills (each process's first fill, 3-15% slower, is left out), or over all"
+        " fills for an engine too slow for a second one."
+    )
+
+
 def _memory_rows(data: dict) -> tuple[int, list[dict]]:
     rows = _ok(data)
     size = max(data["environment"]["sizes"])
@@ -357,8 +374,7 @@ def write_markdown(data: dict, doc: Path, grid: Path) -> None:
         " pypatchmatch `patch_size=3` (its examples and InvokeAI use 3; its default 15 was ~10× slower on a 512 px"
         " blob here and scored no better); patchmatch-cython `inpaint_pyramid` defaults; texture-synthesis defaults"
         " with the seed.",
-        f"- Time: only the fill call, in a fresh process per job; up to {env['repeats']} repeats per case, no new"
-        f" repeat after {env['budget_s']:.0f} s; the median. An engine is skipped at a size where its slowest fill"
+        f"- Time: only the fill call. {_timing(env)} An engine is skipped at a size where its slowest fill"
         f" at the previous size, scaled by the pixel count, predicts more than {env['cap_s']:.0f} s. {_skips(data)}",
         "- Quality, on the hole only (`bench/fill/metrics.py`, checked by `bench/fill/test_bench.py`): PSNR over"
         " the hole's RGB; SSIM map (Gaussian σ 1.5) averaged over the hole; GMSD (Prewitt gradients of luma,"

@@ -141,5 +141,19 @@ class Masks(unittest.TestCase):
             self.assertEqual(img.dtype, np.uint8)
 
 
+class Timing(unittest.TestCase):
+    def test_warm_median_leaves_out_each_process_cold_fill(self) -> None:
+        import bench
+
+        # Three rounds, each a fresh process whose first fill is slow.
+        self.assertEqual(bench.warm_median([[9.0, 1.0, 2.0], [9.0, 3.0], [9.0, 4.0, 5.0]]), 3.0)
+
+    def test_warm_median_of_single_fills_uses_them_all(self) -> None:
+        import bench
+
+        self.assertEqual(bench.warm_median([[4.0], [2.0], [3.0]]), 3.0)
+        self.assertEqual(bench.warm_median([[7.0]]), 7.0)
+
+
 if __name__ == "__main__":
     unittest.main()

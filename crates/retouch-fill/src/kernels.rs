@@ -909,7 +909,7 @@ impl Maps {
         let mut maps = Self::default();
         sums.valid_sources(radius, &mut maps.valid);
         sums.targets(radius, &mut maps.target, &mut maps.spans);
-        crate::texture::compute(img, hole, width, height, &mut maps.tex);
+        crate::texture::compute(img, hole, width, height, &mut maps.tex, false);
         hole_rows(hole, width, &mut maps.hole_rows);
         maps
     }

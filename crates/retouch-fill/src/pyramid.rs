@@ -5,6 +5,8 @@
 //! only known children, and hole estimates come only from known pixels or earlier estimates.
 //! The texture features travel with the colours through all three.
 
+use rayon::prelude::*;
+
 use crate::texture;
 
 /// One pyramid level: the current RGBA estimate (known pixels exact) and its hole map.
@@ -39,8 +41,7 @@ const TC: usize = texture::CHANNELS;
 /// The wider binomial [1 3 3 1] measured the same on the photos but blurs a fine periodic
 /// texture enough at the coarse level that its phase is lost (the periodic quality test).
 /// Hole pixels get colour 0 until they are initialised.
-pub(crate) fn downsample(src: &Level, dst: &mut Level) {
-    const K: [u32; 4] = [1, 5, 5, 1];
+pub(crate) fn downsample(src: &Level, dst: &mut Level, parallel: bool) {
     let w = src.width.div_ceil(2);
     let h = src.height.div_ceil(2);
     dst.width = w;
@@ -51,57 +52,83 @@ pub(crate) fn downsample(src: &Level, dst: &mut Level) {
     dst.hole.resize(w * h, 0);
     dst.tex.clear();
     dst.tex.resize(w * h * TC, 0);
+    if w == 0 {
+        return;
+    }
+    // Every coarse row reads only `src`: rows are independent, in parallel or not.
+    let run = |(y, ((img, hole), tex)): (usize, CoarseRow<'_>)| {
+        downsample_row(src, y, img, hole, tex);
+    };
+    if parallel {
+        dst.img
+            .par_chunks_mut(w * 4)
+            .zip(dst.hole.par_chunks_mut(w))
+            .zip(dst.tex.par_chunks_mut(w * TC))
+            .enumerate()
+            .for_each(run);
+    } else {
+        dst.img
+            .chunks_mut(w * 4)
+            .zip(dst.hole.chunks_mut(w))
+            .zip(dst.tex.chunks_mut(w * TC))
+            .enumerate()
+            .for_each(run);
+    }
+}
+
+/// One output row of [`downsample`]: colours, hole flags, features.
+type CoarseRow<'a> = ((&'a mut [u8], &'a mut [u8]), &'a mut [u8]);
+
+/// Row `y` of [`downsample`]'s output: colours, hole flags and features.
+fn downsample_row(src: &Level, y: usize, img: &mut [u8], hole: &mut [u8], tex: &mut [u8]) {
+    const K: [u32; 4] = [1, 5, 5, 1];
     let known = |sx: usize, sy: usize| src.hole.get(sy * src.width + sx).is_some_and(|&v| v == 0);
-    for y in 0..h {
-        for x in 0..w {
-            let o = y * w + x;
-            let (x1, y1) = (
-                (2 * x + 1).min(src.width - 1),
-                (2 * y + 1).min(src.height - 1),
-            );
-            if ![(2 * x, 2 * y), (x1, 2 * y), (2 * x, y1), (x1, y1)]
-                .into_iter()
-                .any(|(cx, cy)| known(cx, cy))
-            {
-                dst.hole[o] = 1;
-                continue;
-            }
-            let mut sum = [0u32; 4];
-            let mut tsum = [0u32; TC];
-            let mut n = 0u32;
-            for (ky, &wy) in K.iter().enumerate() {
-                // Rows 2y - 1 ..= 2y + 2, clamped at the borders (the edge row counts again).
-                let sy = (2 * y + ky).saturating_sub(1).min(src.height - 1);
-                for (kx, &wx) in K.iter().enumerate() {
-                    let sx = (2 * x + kx).saturating_sub(1).min(src.width - 1);
-                    if !known(sx, sy) {
-                        continue;
-                    }
-                    let i = sy * src.width + sx;
-                    let k = wy * wx;
-                    if let Some(px) = src.img.get(i * 4..i * 4 + 4) {
-                        for (acc, &v) in sum.iter_mut().zip(px) {
-                            *acc += u32::from(v) * k;
-                        }
-                    }
-                    if let Some(t) = src.tex.get(i * TC..i * TC + TC) {
-                        for (acc, &v) in tsum.iter_mut().zip(t) {
-                            *acc += u32::from(v) * k;
-                        }
-                    }
-                    n += k;
+    let y1 = (2 * y + 1).min(src.height - 1);
+    for (x, ((px, flag), t)) in img
+        .chunks_exact_mut(4)
+        .zip(hole.iter_mut())
+        .zip(tex.chunks_exact_mut(TC))
+        .enumerate()
+    {
+        let x1 = (2 * x + 1).min(src.width - 1);
+        if ![(2 * x, 2 * y), (x1, 2 * y), (2 * x, y1), (x1, y1)]
+            .into_iter()
+            .any(|(cx, cy)| known(cx, cy))
+        {
+            *flag = 1;
+            continue;
+        }
+        let mut sum = [0u32; 4];
+        let mut tsum = [0u32; TC];
+        let mut n = 0u32;
+        for (ky, &wy) in K.iter().enumerate() {
+            // Rows 2y - 1 ..= 2y + 2, clamped at the borders (the edge row counts again).
+            let sy = (2 * y + ky).saturating_sub(1).min(src.height - 1);
+            for (kx, &wx) in K.iter().enumerate() {
+                let sx = (2 * x + kx).saturating_sub(1).min(src.width - 1);
+                if !known(sx, sy) {
+                    continue;
                 }
-            }
-            if let Some(px) = dst.img.get_mut(o * 4..o * 4 + 4) {
-                for (d, s) in px.iter_mut().zip(sum) {
-                    *d = ((s + n / 2) / n.max(1)) as u8;
+                let i = sy * src.width + sx;
+                let k = wy * wx;
+                if let Some(px) = src.img.get(i * 4..i * 4 + 4) {
+                    for (acc, &v) in sum.iter_mut().zip(px) {
+                        *acc += u32::from(v) * k;
+                    }
                 }
-            }
-            if let Some(t) = dst.tex.get_mut(o * TC..o * TC + TC) {
-                for (d, s) in t.iter_mut().zip(tsum) {
-                    *d = ((s + n / 2) / n.max(1)) as u8;
+                if let Some(t) = src.tex.get(i * TC..i * TC + TC) {
+                    for (acc, &v) in tsum.iter_mut().zip(t) {
+                        *acc += u32::from(v) * k;
+                    }
                 }
+                n += k;
             }
+        }
+        for (d, s) in px.iter_mut().zip(sum) {
+            *d = ((s + n / 2) / n.max(1)) as u8;
+        }
+        for (d, s) in t.iter_mut().zip(tsum) {
+            *d = ((s + n / 2) / n.max(1)) as u8;
         }
     }
 }
@@ -191,7 +218,7 @@ pub(crate) fn pull_push_init(level: &mut Level, stack: &mut Vec<Level>) -> bool 
         let Some(dst) = rest.first_mut() else {
             break;
         };
-        downsample(src, dst);
+        downsample(src, dst, false);
         depth += 1;
         if !dst.hole.contains(&1) || dst.width.max(dst.height) <= 1 {
             break;
@@ -340,7 +367,7 @@ mod tests {
         // Columns 3 and 4: every 2×2 block has a known child, so nothing is hole at half size.
         let fine = level_with_hole_columns(3..5);
         let mut coarse = Level::default();
-        downsample(&fine, &mut coarse);
+        downsample(&fine, &mut coarse, false);
         assert_eq!((coarse.width, coarse.height), (4, 4));
         assert!(coarse.hole.iter().all(|&v| v == 0), "{:?}", coarse.hole);
         // Known pixels average their known children only: no magenta leaks in.
@@ -359,7 +386,7 @@ mod tests {
         // Columns 1..7 (six wide): at half size only the blocks wholly inside stay holes.
         let fine = level_with_hole_columns(1..7);
         let mut coarse = Level::default();
-        downsample(&fine, &mut coarse);
+        downsample(&fine, &mut coarse, false);
         let row: Vec<u8> = coarse.hole.iter().take(4).copied().collect();
         assert_eq!(row, [0, 1, 1, 0]);
     }

@@ -10,6 +10,8 @@
 //! image, and go down the pyramid with the colours; hole features are never computed from
 //! the estimate, they are voted from the source patches like colours are.
 
+use rayon::prelude::*;
+
 /// Bytes per pixel of a feature map: mean |∂x luma|, mean |∂y luma|.
 pub(crate) const CHANNELS: usize = 2;
 
@@ -19,25 +21,39 @@ pub(crate) const CHANNELS: usize = 2;
 /// (e.g. square 0.254 → 0.244) and raised scratch PSNR by 0.5 dB, 8 cost PSNR again.
 const GAIN: u32 = 4;
 
+/// Rows per parallel band of the window mean (each band also reads one row on either side).
+const BAND_ROWS: usize = 16;
+
 /// Writes the feature map of an RGBA8 image into `tex` (`CHANNELS` bytes per pixel). Only
 /// known pixels (hole byte 0) are read: a gradient takes the nearest known neighbours on
 /// each side, and the window mean covers known pixels only. Hole pixels get 0 (the engine
 /// initialises them like colours). The temporary buffers (about 3 bytes per pixel) are
-/// freed on return, so they do not add to the fill's peak memory.
-pub(crate) fn compute(img: &[u8], hole: &[u8], width: usize, height: usize, tex: &mut Vec<u8>) {
+/// freed on return, so they do not add to the fill's peak memory. Rows are computed on the
+/// rayon pool when `parallel`; the result is the same either way.
+pub(crate) fn compute(
+    img: &[u8],
+    hole: &[u8],
+    width: usize,
+    height: usize,
+    tex: &mut Vec<u8>,
+    parallel: bool,
+) {
     let n = width * height;
     tex.clear();
     tex.resize(n * CHANNELS, 0);
     if n == 0 || img.len() < n * 4 || hole.len() < n {
         return;
     }
-    let luma: Vec<u8> = img
-        .chunks_exact(4)
-        .map(|p| {
-            ((77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2]) + 128) >> 8) as u8
-        })
-        .collect();
+    let mut luma = vec![0u8; n];
+    rows(&mut luma, width, parallel, |y, row| {
+        let px = img.chunks_exact(4).skip(y * width);
+        for (l, p) in row.iter_mut().zip(px) {
+            let (r, g, b) = (u32::from(p[0]), u32::from(p[1]), u32::from(p[2]));
+            *l = ((77 * r + 150 * g + 29 * b + 128) >> 8) as u8;
+        }
+    });
     // Per-pixel |∂| × 2 (a neighbour difference), from the known neighbours on either side.
+    let luma = &luma;
     let diff = |i: usize, prev: Option<usize>, next: Option<usize>| -> u8 {
         let y = |j: usize| i32::from(luma[j]);
         let d = match (
@@ -52,8 +68,8 @@ pub(crate) fn compute(img: &[u8], hole: &[u8], width: usize, height: usize, tex:
         d.min(255) as u8
     };
     let mut grad = vec![[0u8; CHANNELS]; n];
-    for y in 0..height {
-        for x in 0..width {
+    rows(&mut grad, width, parallel, |y, row| {
+        for (x, g) in row.iter_mut().enumerate() {
             let i = y * width + x;
             if hole[i] != 0 {
                 continue;
@@ -62,12 +78,14 @@ pub(crate) fn compute(img: &[u8], hole: &[u8], width: usize, height: usize, tex:
             let right = (x + 1 < width).then_some(i + 1);
             let up = (y > 0).then(|| i - width);
             let down = (y + 1 < height).then_some(i + width);
-            grad[i] = [diff(i, left, right), diff(i, up, down)];
+            *g = [diff(i, left, right), diff(i, up, down)];
         }
-    }
+    });
     // 3×3 mean over the known pixels of the window: a texture-energy descriptor, so that a
     // patch is compared on how busy its surroundings are, not on exact edge positions.
-    // Separable: horizontal sums (x, y, count) in a ring of three rows, then vertical.
+    // Separable: horizontal sums (x, y, count) of a band's rows and one row on either side,
+    // then vertical.
+    let grad = &grad;
     let horizontal = |y: usize, out: &mut [[u16; 3]]| {
         for (x, o) in out.iter_mut().enumerate() {
             let mut a = [0u16; 3];
@@ -82,34 +100,48 @@ pub(crate) fn compute(img: &[u8], hole: &[u8], width: usize, height: usize, tex:
             *o = a;
         }
     };
-    let mut ring = vec![[0u16; 3]; 3 * width];
-    for y in 0..height.min(2) {
-        horizontal(y, &mut ring[y * width..(y + 1) * width]);
-    }
-    for y in 0..height {
-        // Rows y - 1 and y are in the ring; add row y + 1 (row 1 is already there at y = 0).
-        if y >= 1 && y + 1 < height {
-            let k = (y + 1) % 3;
-            horizontal(y + 1, &mut ring[k * width..(k + 1) * width]);
+    rows(tex, BAND_ROWS * width * CHANNELS, parallel, |b, band| {
+        let y0 = b * BAND_ROWS;
+        let y1 = (y0 + BAND_ROWS).min(height);
+        let (first, last) = (y0.saturating_sub(1), (y1 + 1).min(height));
+        let mut sums = vec![[0u16; 3]; (last - first) * width];
+        for (k, out) in sums.chunks_exact_mut(width).enumerate() {
+            horizontal(first + k, out);
         }
-        let rows = y.saturating_sub(1)..(y + 2).min(height);
-        for x in 0..width {
-            let i = y * width + x;
-            if hole[i] != 0 {
-                continue;
-            }
-            let mut acc = [0u32; 3];
-            for wy in rows.clone() {
-                for (a, &v) in acc.iter_mut().zip(&ring[(wy % 3) * width + x]) {
-                    *a += u32::from(v);
+        for (y, out) in (y0..y1).zip(band.chunks_exact_mut(width * CHANNELS)) {
+            let window = y.saturating_sub(1)..(y + 2).min(height);
+            for (x, t) in out.chunks_exact_mut(CHANNELS).enumerate() {
+                if hole[y * width + x] != 0 {
+                    continue;
+                }
+                let mut acc = [0u32; 3];
+                for wy in window.clone() {
+                    for (a, &v) in acc.iter_mut().zip(&sums[(wy - first) * width + x]) {
+                        *a += u32::from(v);
+                    }
+                }
+                let count = acc[2].max(1);
+                for (c, &a) in t.iter_mut().zip(&acc[..CHANNELS]) {
+                    // `a` sums neighbour differences (2× central): × GAIN / 2 per the scale.
+                    *c = ((a * GAIN / 2 + count / 2) / count).min(255) as u8;
                 }
             }
-            let count = acc[2].max(1);
-            for (c, &a) in acc[..CHANNELS].iter().enumerate() {
-                // `a` sums neighbour differences (2× central): × GAIN / 2 per the scale.
-                tex[i * CHANNELS + c] = ((a * GAIN / 2 + count / 2) / count).min(255) as u8;
-            }
         }
+    });
+}
+
+/// Runs `f(index, chunk)` over `buf` in chunks of `len`, on the rayon pool when `parallel`.
+fn rows<T, F>(buf: &mut [T], len: usize, parallel: bool, f: F)
+where
+    T: Send,
+    F: Fn(usize, &mut [T]) + Send + Sync,
+{
+    if parallel {
+        buf.par_chunks_mut(len)
+            .enumerate()
+            .for_each(|(i, c)| f(i, c));
+    } else {
+        buf.chunks_mut(len).enumerate().for_each(|(i, c)| f(i, c));
     }
 }
 
@@ -129,12 +161,12 @@ mod tests {
             .collect();
         let hole = vec![0u8; w * h];
         let mut tex = Vec::new();
-        compute(&img, &hole, w, h, &mut tex);
+        compute(&img, &hole, w, h, &mut tex, false);
         let mid = (3 * w + 4) * CHANNELS;
         assert!(tex[mid] > 40, "x feature {}", tex[mid]);
         assert_eq!(tex[mid + 1], 0);
         let flat = vec![128u8; w * h * 4];
-        compute(&flat, &hole, w, h, &mut tex);
+        compute(&flat, &hole, w, h, &mut tex, false);
         assert!(tex.iter().all(|&v| v == 0));
     }
 
@@ -148,7 +180,7 @@ mod tests {
             img[i * 4..i * 4 + 3].copy_from_slice(&[255, 0, 255]);
         }
         let mut tex = Vec::new();
-        compute(&img, &hole, w, h, &mut tex);
+        compute(&img, &hole, w, h, &mut tex, false);
         assert!(tex.iter().all(|&v| v == 0), "{tex:?}");
     }
 }

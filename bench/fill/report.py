@@ -130,9 +130,12 @@ def _timing(env: dict) -> str:
         f"Each case runs in up to {rounds} interleaved rounds: every engine once per round, in turn, each"
         f" time in a fresh process that runs up to {env['repeats']} fills (no new fill after"
         f" {env['budget_s'] / rounds:.1f} s); an engine that has spent {env['budget_s']:.0f} s on the case"
-        " sits out the remaining rounds. So a burst of load from elsewhere lands on every engine alike. The"
-        " median over the warm fills (each process's first fill, 3-15% slower, is left out), or over all"
-        " fills for an engine too slow for a second one."
+        " sits out the remaining rounds. An engine's time is the median of the warm fills (each process's"
+        " first fill, 3-15% slower, is left out unless it is the only one) of its fastest round: a burst of"
+        " load from other work on the machine slows whatever runs during it, and slows an engine on both"
+        " cores more than one on a single core, so the least-disturbed round is the closest to the idle"
+        " 2-core machine the targets assume. The results JSON also keeps the median over all rounds"
+        " (`pooled_median_s`)."
     )
 
 

@@ -142,17 +142,21 @@ class Masks(unittest.TestCase):
 
 
 class Timing(unittest.TestCase):
-    def test_warm_median_leaves_out_each_process_cold_fill(self) -> None:
+    def test_case_time_is_the_fastest_round_without_cold_fills(self) -> None:
         import bench
 
-        # Three rounds, each a fresh process whose first fill is slow.
-        self.assertEqual(bench.warm_median([[9.0, 1.0, 2.0], [9.0, 3.0], [9.0, 4.0, 5.0]]), 3.0)
+        # Three rounds, each a fresh process whose first fill is slow; the second round was
+        # disturbed.
+        jobs = [[9.0, 2.0, 4.0], [9.0, 8.0, 7.0], [9.0, 3.0, 5.0]]
+        self.assertEqual(bench.case_time(jobs), 3.0)
+        self.assertEqual(bench.pooled_time(jobs), 4.5)
 
-    def test_warm_median_of_single_fills_uses_them_all(self) -> None:
+    def test_single_fills_are_used_as_they_are(self) -> None:
         import bench
 
-        self.assertEqual(bench.warm_median([[4.0], [2.0], [3.0]]), 3.0)
-        self.assertEqual(bench.warm_median([[7.0]]), 7.0)
+        self.assertEqual(bench.case_time([[4.0], [2.0], [3.0]]), 2.0)
+        self.assertEqual(bench.pooled_time([[4.0], [2.0], [3.0]]), 3.0)
+        self.assertEqual(bench.case_time([[7.0]]), 7.0)
 
 
 if __name__ == "__main__":

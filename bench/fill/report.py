@@ -355,8 +355,8 @@ def write_markdown(data: dict, doc: Path, grid: Path) -> None:
         "",
         f"- CPU: {ver.get('cpu', '?')}, {ver.get('nproc', '?')} cores available; {ver.get('mem', '?')} RAM.",
         f"- Load average (1 min) before / after the run: {env['load_before'][0]:.2f} / {env['load_after'][0]:.2f}."
-        " The machine is shared with builds of other work; every engine was exposed to the same conditions,",
-        "  run one after another per case, but absolute times carry that noise.",
+        " The machine is a virtual one shared with other work; the engines of a case run in interleaved"
+        " rounds (see Method), but absolute times carry that noise.",
         f"- retouch-fill: {ver.get('retouch_fill', '?')}; driver built with {ver.get('rustc', '?')},"
         ' release, `lto = "thin"`, `codegen-units = 1`, rayon default threads.',
         f"- Rust peers: texture-synthesis {ver.get('texture-synthesis', '?')}, inpaint {ver.get('inpaint', '?')}.",

@@ -25,7 +25,9 @@
 //!    hole gets a random source patch.
 //! 3. **Search.** PatchMatch passes alternate direction: each target patch tries its
 //!    neighbours' matches shifted by one pixel (propagation) and random candidates in
-//!    windows of halving size around its best match (random search). Sources are only
+//!    windows of halving size around its best match (random search), starting from the
+//!    whole image in the coarsest level's first EM step and from 16 px everywhere after it,
+//!    where the field only needs local refinement. Sources are only
 //!    patches lying wholly in the known region, precomputed per level; distances are integer
 //!    sums of squared differences of RGBA and two texture features (mean |∂x|, |∂y| of luma
 //!    over 3×3, Newson et al. 2017) with early termination. The features are computed once

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use crate::image::validate;
 use crate::kernels::{self, Field, NONE, Neighbours, TEX_CHANNELS, Vote};
 use crate::maps::HoleSums;
+use crate::par;
 use crate::pyramid::{self, Level};
 use crate::seams::Seams;
 use crate::texture;
@@ -636,17 +637,10 @@ where
     T: Send,
     F: Fn((&[u32], &mut [T])) + Send + Sync,
 {
-    if parallel {
-        holes
-            .par_chunks(HOLE_CHUNK)
-            .zip(out.par_chunks_mut(HOLE_CHUNK))
-            .for_each(run);
-    } else {
-        holes
-            .chunks(HOLE_CHUNK)
-            .zip(out.chunks_mut(HOLE_CHUNK))
-            .for_each(run);
-    }
+    par::for_chunks(out, HOLE_CHUNK, parallel, |k, o| {
+        let start = k * HOLE_CHUNK;
+        run((holes.get(start..start + o.len()).unwrap_or_default(), o));
+    });
 }
 
 /// Writes each hole pixel's vote into the level's image and feature map.

@@ -100,6 +100,7 @@ mod image;
 pub mod kernels;
 mod maps;
 mod options;
+mod par;
 mod poisson;
 mod pyramid;
 mod seams;

@@ -5,8 +5,7 @@
 //! only known children, and hole estimates come only from known pixels or earlier estimates.
 //! The texture features travel with the colours through all three.
 
-use rayon::prelude::*;
-
+use crate::par::for_chunks;
 use crate::texture;
 
 /// One pyramid level: the current RGBA estimate (known pixels exact) and its hole map.
@@ -56,28 +55,22 @@ pub(crate) fn downsample(src: &Level, dst: &mut Level, parallel: bool) {
         return;
     }
     // Every coarse row reads only `src`: rows are independent, in parallel or not.
-    let run = |(y, ((img, hole), tex)): (usize, CoarseRow<'_>)| {
-        downsample_row(src, y, img, hole, tex);
-    };
-    if parallel {
-        dst.img
-            .par_chunks_mut(w * 4)
-            .zip(dst.hole.par_chunks_mut(w))
-            .zip(dst.tex.par_chunks_mut(w * TC))
-            .enumerate()
-            .for_each(run);
-    } else {
-        dst.img
-            .chunks_mut(w * 4)
-            .zip(dst.hole.chunks_mut(w))
-            .zip(dst.tex.chunks_mut(w * TC))
-            .enumerate()
-            .for_each(run);
-    }
+    let mut rows: Vec<CoarseRow<'_>> = dst
+        .img
+        .chunks_mut(w * 4)
+        .zip(dst.hole.chunks_mut(w))
+        .zip(dst.tex.chunks_mut(w * TC))
+        .map(|((img, hole), tex)| (img, hole, tex))
+        .collect();
+    for_chunks(&mut rows, 1, parallel, |y, row| {
+        for (img, hole, tex) in row {
+            downsample_row(src, y, img, hole, tex);
+        }
+    });
 }
 
 /// One output row of [`downsample`]: colours, hole flags, features.
-type CoarseRow<'a> = ((&'a mut [u8], &'a mut [u8]), &'a mut [u8]);
+type CoarseRow<'a> = (&'a mut [u8], &'a mut [u8], &'a mut [u8]);
 
 /// Row `y` of [`downsample`]'s output: colours, hole flags and features.
 fn downsample_row(src: &Level, y: usize, img: &mut [u8], hole: &mut [u8], tex: &mut [u8]) {

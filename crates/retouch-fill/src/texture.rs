@@ -10,7 +10,7 @@
 //! image, and go down the pyramid with the colours; hole features are never computed from
 //! the estimate, they are voted from the source patches like colours are.
 
-use rayon::prelude::*;
+use crate::par::for_chunks;
 
 /// Bytes per pixel of a feature map: mean |∂x luma|, mean |∂y luma|.
 pub(crate) const CHANNELS: usize = 2;
@@ -45,7 +45,7 @@ pub(crate) fn compute(
         return;
     }
     let mut luma = vec![0u8; n];
-    rows(&mut luma, width, parallel, |y, row| {
+    for_chunks(&mut luma, width, parallel, |y, row| {
         let px = img.chunks_exact(4).skip(y * width);
         for (l, p) in row.iter_mut().zip(px) {
             let (r, g, b) = (u32::from(p[0]), u32::from(p[1]), u32::from(p[2]));
@@ -68,7 +68,7 @@ pub(crate) fn compute(
         d.min(255) as u8
     };
     let mut grad = vec![[0u8; CHANNELS]; n];
-    rows(&mut grad, width, parallel, |y, row| {
+    for_chunks(&mut grad, width, parallel, |y, row| {
         for (x, g) in row.iter_mut().enumerate() {
             let i = y * width + x;
             if hole[i] != 0 {
@@ -100,7 +100,7 @@ pub(crate) fn compute(
             *o = a;
         }
     };
-    rows(tex, BAND_ROWS * width * CHANNELS, parallel, |b, band| {
+    for_chunks(tex, BAND_ROWS * width * CHANNELS, parallel, |b, band| {
         let y0 = b * BAND_ROWS;
         let y1 = (y0 + BAND_ROWS).min(height);
         let (first, last) = (y0.saturating_sub(1), (y1 + 1).min(height));
@@ -128,21 +128,6 @@ pub(crate) fn compute(
             }
         }
     });
-}
-
-/// Runs `f(index, chunk)` over `buf` in chunks of `len`, on the rayon pool when `parallel`.
-fn rows<T, F>(buf: &mut [T], len: usize, parallel: bool, f: F)
-where
-    T: Send,
-    F: Fn(usize, &mut [T]) + Send + Sync,
-{
-    if parallel {
-        buf.par_chunks_mut(len)
-            .enumerate()
-            .for_each(|(i, c)| f(i, c));
-    } else {
-        buf.chunks_mut(len).enumerate().for_each(|(i, c)| f(i, c));
-    }
 }
 
 #[cfg(test)]

@@ -140,7 +140,7 @@ def run_all(settings: Settings, work: Path, driver: Path, log) -> list[dict]:
     # Slowest median seen per engine at the previous size, to predict the next one.
     slowest: dict[str, tuple[int, float]] = {}
     for case in cases:
-        runs: list[tuple[Engine, dict]] = []
+        runs: list[tuple[Engine, dict, Path]] = []
         for engine in ENGINES:
             row = {"photo": case.photo, "size": case.size, "mask": case.mask_type, "engine": engine.name}
             rows.append(row)
@@ -158,26 +158,24 @@ def run_all(settings: Settings, work: Path, driver: Path, log) -> list[dict]:
                         note=f"predicted {predicted:.0f} s per fill > cap {settings.cap_s:.0f} s",
                     )
                     continue
-            runs.append((engine, row))
+            runs.append((engine, row, outputs / f"{case.key}-{engine.name}.png"))
         # Rounds: every engine still within the case budget runs once per round, in turn.
-        done: dict[str, list[dict]] = {engine.name: [] for engine, _ in runs}
+        done: dict[str, list[dict]] = {engine.name: [] for engine, _, _ in runs}
         for _ in range(settings.rounds):
-            for engine, row in runs:
+            for engine, row, out in runs:
                 results = done[engine.name]
                 spent = sum(t for r in results for t in r["times_s"])
                 if row.get("status") == "failed" or (results and spent >= settings.budget_s):
                     continue
-                out = outputs / f"{case.key}-{engine.name}.png"
                 try:
                     results.append(run_job(engine, case, out, settings, driver, jobs))
                 except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError, IndexError) as err:
                     row.update(status="failed", note=str(err)[-300:])
                     log(f"  {case.key:28} {engine.name:18} FAILED {row['note']}")
-        for engine, row in runs:
+        for engine, row, out in runs:
             results = done[engine.name]
             if row.get("status") == "failed":
                 continue
-            out = outputs / f"{case.key}-{engine.name}.png"
             per_job = [r["times_s"] for r in results]
             median = case_time(per_job)
             peak = max(results, key=lambda r: r["rss_peak_kib"])

@@ -120,12 +120,7 @@ def target_rows(data: dict) -> list[dict]:
 
 
 def _timing(env: dict) -> str:
-    rounds = env.get("rounds")
-    if rounds is None:  # results from before interleaved rounds
-        return (
-            f"A fresh process per job; up to {env['repeats']} repeats per case, no new repeat after"
-            f" {env['budget_s']:.0f} s; the median."
-        )
+    rounds = env["rounds"]
     return (
         f"Each case runs in up to {rounds} interleaved rounds: every engine once per round, in turn, each"
         f" time in a fresh process that runs up to {env['repeats']} fills (no new fill after"

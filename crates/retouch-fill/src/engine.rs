@@ -252,6 +252,7 @@ impl Filler {
         if let Some(l0) = self.levels.first_mut() {
             l0.width = image.width as usize;
             l0.height = image.height as usize;
+            l0.coarse = false;
             l0.img.clear();
             l0.img.extend_from_slice(image.pixels);
             l0.hole.clear();

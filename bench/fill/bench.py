@@ -64,7 +64,11 @@ class Settings:
 
 
 QUICK = Settings("quick", [256, 512], ["astronaut"], rounds=2, repeats=3, budget_s=2.0, cap_s=20.0)
-FULL = Settings("full", [256, 512, 1024], list(inputs.PHOTOS), rounds=3, repeats=3, budget_s=3.0, cap_s=60.0)
+# Five rounds in the full run: with three, a cheap case (fills of 10-50 ms) could have every
+# round disturbed by load from elsewhere; the three time misses of the last three-round run were
+# such cases, each within target in other runs. The extra rounds cost the fast engines little,
+# and the slow peers still stop at the case budget.
+FULL = Settings("full", [256, 512, 1024], list(inputs.PHOTOS), rounds=5, repeats=3, budget_s=3.0, cap_s=60.0)
 
 SEED = 1
 

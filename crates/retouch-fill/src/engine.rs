@@ -13,7 +13,7 @@ use crate::kernels::{self, Field, NONE, Neighbours, TEX_CHANNELS, Vote};
 use crate::maps::HoleSums;
 use crate::par;
 use crate::pyramid::{self, Level};
-use crate::seams::Seams;
+use crate::seams::{Seams, neighbour};
 use crate::texture;
 use crate::{FillError, FillOptions, ImageRef, MaskRef, RgbaImage};
 
@@ -30,6 +30,14 @@ const HOLE_CHUNK: usize = 1024;
 /// First random-search radius at every level but the coarsest, and at the coarsest after its
 /// first EM step.
 const FINE_SEARCH_RADIUS: usize = 16;
+
+/// Random-search radius of a single-level fill (a hole thinner than a patch: scratches,
+/// text). Its field starts from the pixels beside the hole (see [`shifted_starts`]), so the
+/// search refines near there. Measured on 12 photographs' scratches against a whole-image
+/// window, both from the shifted start: PSNR +0.04/+0.02/+0.05 dB at 256/512/1024 px, for
+/// about 15% less CPU time at 512 px and 30% at 1024. (From a random start, which only the
+/// whole-image search could improve on, a 64 px window had cost 0.28 dB at 512 px.)
+const SINGLE_LEVEL_SEARCH_RADIUS: usize = 64;
 
 /// What a progress callback sees after each pyramid level.
 #[derive(Clone, Copy, Debug)]
@@ -368,7 +376,11 @@ fn run_level(
             }
         }
     }
-    init_field(level, coarse, s, r, &mut rng);
+    let single = coarse.is_none() && plan.last;
+    if single {
+        shifted_starts(level, &s.masks, &mut s.queue, &mut s.done);
+    }
+    init_field(level, coarse, s, (r, single), &mut rng);
     if plan.last {
         // The coarser level's field has been scaled up; free it before the peak.
         s.prev_nnf = Vec::new();
@@ -383,6 +395,8 @@ fn run_level(
     let local_radius = w.max(h).min(FINE_SEARCH_RADIUS);
     let first_radius = if coarse.is_some() {
         local_radius
+    } else if plan.last {
+        w.max(h).min(SINGLE_LEVEL_SEARCH_RADIUS)
     } else {
         w.max(h)
     };
@@ -438,16 +452,88 @@ fn field<'a>(level: &'a Level, masks: &'a Masks, r: usize) -> Field<'a> {
     }
 }
 
+/// Steps of the shifted start, by the codes [`shifted_starts`] leaves in `Scratch::done`
+/// (0: none).
+const SHIFTS: [(isize, isize); 5] = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)];
+
+/// A single-level fill's starting field (a hole thinner than a patch: scratches, text), as
+/// a step direction per target pixel in `dir` ([`SHIFTS`] codes; 0 where there is none): a
+/// target pixel beside a legal source takes the step towards it, and the steps spread
+/// through the target region breadth first. [`init_field`] then gives each target pixel
+/// the first legal source along its step, so a thin hole starts as a copy of the pixels
+/// just beside it instead of random ones. Measured on 12 photographs' scratches against the
+/// random start, with the same two search passes: PSNR +0.66/+0.65/+0.85 dB at
+/// 256/512/1024 px, GMSD 0.005–0.006 lower, gradient ratio +0.05, and 11–15% less CPU
+/// time at 1024 px (good matches end the distance sums sooner).
+fn shifted_starts(level: &Level, masks: &Masks, queue: &mut Vec<u32>, dir: &mut Vec<u8>) {
+    let (w, h) = (level.width, level.height);
+    let flag = |map: &[u8], i: usize| map.get(i).is_some_and(|&v| v != 0);
+    dir.clear();
+    dir.resize(w * h, 0);
+    queue.clear();
+    for (i, d) in dir.iter_mut().enumerate() {
+        if !flag(&masks.target, i) {
+            continue;
+        }
+        let (x, y) = (i % w, i / w);
+        if let Some(code) = (1..SHIFTS.len()).find(|&c| {
+            SHIFTS.get(c).is_some_and(|&(dx, dy)| {
+                neighbour(x, y, dx, dy, w, h).is_some_and(|n| flag(&masks.valid, n))
+            })
+        }) {
+            *d = code as u8;
+            queue.push(i as u32);
+        }
+    }
+    let mut head = 0;
+    while let Some(&q) = queue.get(head) {
+        head += 1;
+        let q = q as usize;
+        let code = dir.get(q).copied().unwrap_or(0);
+        for &(dx, dy) in SHIFTS.get(1..).unwrap_or_default() {
+            let Some(n) = neighbour(q % w, q / w, dx, dy, w, h) else {
+                continue;
+            };
+            if flag(&masks.target, n) && dir.get(n) == Some(&0) {
+                if let Some(d) = dir.get_mut(n) {
+                    *d = code;
+                }
+                queue.push(n as u32);
+            }
+        }
+    }
+}
+
+/// The first legal source from target pixel `i` along step `code` of [`SHIFTS`], within
+/// `limit` steps.
+fn along(masks: &Masks, (w, h): (usize, usize), i: usize, code: u8, limit: usize) -> Option<u32> {
+    let &(dx, dy) = SHIFTS.get(usize::from(code)).filter(|_| code != 0)?;
+    let (mut x, mut y) = (i % w, i / w);
+    for _ in 0..limit {
+        let n = neighbour(x, y, dx, dy, w, h)?;
+        if masks.valid.get(n).is_some_and(|&v| v != 0) {
+            return Some(n as u32);
+        }
+        (x, y) = (n % w, n / w);
+    }
+    None
+}
+
 /// Sets the field of every target pixel: the coarse match scaled up where it is still a
-/// legal source, otherwise a random legal source.
+/// legal source; on a single-level fill, the shifted start (see [`shifted_starts`]);
+/// otherwise a random legal source.
 fn init_field(
     level: &Level,
     coarse: Option<&Level>,
     s: &mut Scratch,
-    r: usize,
+    (r, shifted): (usize, bool),
     rng: &mut Xoshiro256PlusPlus,
 ) {
     let (w, h) = (level.width, level.height);
+    // A single-level hole is at most 4r + 1 pixels thick and its target region r wider on
+    // each side, so a legal source lies within 6r + 2 steps; further only where a caller
+    // forced one level onto a thick hole, whose pixels then start at random.
+    let limit = 6 * r + 2;
     let mut nnf = std::mem::take(&mut s.nnf);
     nnf.clear();
     nnf.resize(w * h, NONE);
@@ -474,7 +560,14 @@ fn init_field(
                     .is_some_and(|&v| v != 0)
                     .then_some(cand)
             });
-            *n = up.or_else(|| f.random_source(rng)).unwrap_or(NONE);
+            let beside = || {
+                let code = s.done.get(i).copied().filter(|_| shifted)?;
+                along(&s.masks, (w, h), i, code, limit)
+            };
+            *n = up
+                .or_else(beside)
+                .or_else(|| f.random_source(rng))
+                .unwrap_or(NONE);
         }
     }
     s.nnf = nnf;

@@ -327,7 +327,14 @@ fn median_filter(border: &[Border], region: Region<'_>, rhs: &mut [Value], offse
 
 /// The pixel `(x + dx, y + dy)` if it is inside the `w × h` image.
 #[inline]
-fn neighbour(x: usize, y: usize, dx: isize, dy: isize, w: usize, h: usize) -> Option<usize> {
+pub(crate) fn neighbour(
+    x: usize,
+    y: usize,
+    dx: isize,
+    dy: isize,
+    w: usize,
+    h: usize,
+) -> Option<usize> {
     let nx = x.checked_add_signed(dx)?;
     let ny = y.checked_add_signed(dy)?;
     (nx < w && ny < h).then_some(ny * w + nx)

@@ -154,7 +154,7 @@ fn bench_kernels(c: &mut Criterion) {
         b.iter_batched_ref(
             || s.img.clone(),
             |img| {
-                kernels::blend_seams(img, &hole, (s.w, s.h), &s.holes, black_box(&sources), true);
+                kernels::blend_seams(img, &hole, (s.w, s.h), &s.holes, black_box(&sources));
             },
             BatchSize::LargeInput,
         )

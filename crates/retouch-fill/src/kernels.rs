@@ -866,21 +866,20 @@ pub fn best_source(f: &Field<'_>, nnf: &[u32], dist: &[u32], q: usize) -> Option
 
 /// The seam step (see `seams`) on a finished fill: `img` (RGBA8, `width × height`) with
 /// the hole pixels `holes` (ascending; `hole` nonzero there) copied from `sources` (one per
-/// hole pixel, or [`NONE`]). `interior` heals the seams between copies too. For benches.
+/// hole pixel, or [`NONE`]). For benches.
 pub fn blend_seams(
     img: &mut [u8],
     hole: &[u8],
     (width, height): (usize, usize),
     holes: &[u32],
     sources: &[u32],
-    interior: bool,
 ) {
     let mut seams = crate::seams::Seams::default();
     let s = seams.sources_mut(holes.len());
     for (d, &v) in s.iter_mut().zip(sources) {
         *d = v;
     }
-    seams.blend(img, hole, (width, height), holes, interior);
+    seams.blend(img, hole, (width, height), holes);
 }
 
 /// The per-level maps the kernels need, built from an image and its hole map, for benches

@@ -17,9 +17,6 @@
 //! between two materials (saucer and table) that the fill placed next to each other, and
 //! blending it away would bleed one colour into the other across the hole.
 //!
-//! Fills made of averaged votes (single-level fills: scratches, text) have no one source per
-//! pixel, so only their border is blended.
-//!
 //! Measured on the benchmark photos (mean of 4, 512 px; before, the border offsets alone,
 //! spread by a pull-push membrane): squares 15.33 → 15.39 dB, brush strokes 20.19 → 20.35
 //! dB, blobs 15.15 → 15.24 dB, scratches (border only) 30.11 → 30.34 dB and GMSD 0.071 →
@@ -91,15 +88,14 @@ impl Seams {
 
     /// Blends the fill of `img` (RGBA8, `w × h`; `holes` lists the pixels `hole` marks, in
     /// ascending order) in the gradient domain (see the module doc), keeping each channel
-    /// within the known pixels' range. `interior` also heals the seams between hole pixels;
-    /// it needs every hole pixel's source. Alpha is left as filled.
+    /// within the known pixels' range, and heals the seams between hole pixels copied from
+    /// different places. Alpha is left as filled.
     pub(crate) fn blend(
         &mut self,
         img: &mut [u8],
         hole: &[u8],
         (w, h): (usize, usize),
         holes: &[u32],
-        interior: bool,
     ) {
         let Some((bx0, by0, bx1, by1)) = bbox(holes, w) else {
             return;
@@ -183,53 +179,51 @@ impl Seams {
             }
         });
         median_filter(&self.border, region, rhs, scratch);
-        if interior {
-            // Between two hole pixels p and q = p + e, the guidance is the mean of the steps
-            // their sources take across the same edge; each side's right-hand side gets the
-            // difference to the fill's own step. Each pair once: q to the right or below.
-            let by_unknown = &self.by_unknown;
-            let source = |u: usize| by_unknown.get(u).copied().unwrap_or(NONE);
-            region.for_each(|x, y, u| {
-                let p = (by0 + y) * w + bx0 + x;
-                for (k, v, q) in [
-                    (1usize, region.index(x + 1, y), p + 1),
-                    (3, region.index(x, y + 1), p + w),
-                ] {
-                    let Some(v) = v else {
-                        continue;
-                    };
-                    let (dx, dy) = FOUR[k];
-                    let (su, sv) = (source(u), source(v));
-                    // Both pixels copied from the same place: no seam here, nothing to heal.
-                    if su != NONE && sv as usize == (su as usize).wrapping_add(q - p) {
-                        continue;
-                    }
-                    let a = source_step(su, dx, dy);
-                    // q's source, stepped back towards p, reversed.
-                    let c = source_step(sv, -dx, -dy).map(|c| c.map(|x| -x));
-                    let g = match (a, c) {
-                        (Some(a), Some(c)) => [0, 1, 2].map(|i| (a[i] + c[i]) / 2.0),
-                        (Some(g), None) | (None, Some(g)) => g,
-                        (None, None) => continue,
-                    };
-                    let own = step(p, q);
-                    let d = [0, 1, 2].map(|i| g[i] - own[i]);
-                    if d.iter().any(|v| v.abs() > EDGE) {
-                        continue;
-                    }
-                    if let Some(b) = rhs.get_mut(u) {
-                        for i in 0..3 {
-                            b[i] -= d[i];
-                        }
-                    }
-                    if let Some(b) = rhs.get_mut(v) {
-                        for i in 0..3 {
-                            b[i] += d[i];
-                        }
+        // Between two hole pixels p and q = p + e, the guidance is the mean of the steps
+        // their sources take across the same edge; each side's right-hand side gets the
+        // difference to the fill's own step. Each pair once: q to the right or below.
+        let by_unknown = &self.by_unknown;
+        let source = |u: usize| by_unknown.get(u).copied().unwrap_or(NONE);
+        region.for_each(|x, y, u| {
+            let p = (by0 + y) * w + bx0 + x;
+            for (k, v, q) in [
+                (1usize, region.index(x + 1, y), p + 1),
+                (3, region.index(x, y + 1), p + w),
+            ] {
+                let Some(v) = v else {
+                    continue;
+                };
+                let (dx, dy) = FOUR[k];
+                let (su, sv) = (source(u), source(v));
+                // Both pixels copied from the same place: no seam here, nothing to heal.
+                if su != NONE && sv as usize == (su as usize).wrapping_add(q - p) {
+                    continue;
+                }
+                let a = source_step(su, dx, dy);
+                // q's source, stepped back towards p, reversed.
+                let c = source_step(sv, -dx, -dy).map(|c| c.map(|x| -x));
+                let g = match (a, c) {
+                    (Some(a), Some(c)) => [0, 1, 2].map(|i| (a[i] + c[i]) / 2.0),
+                    (Some(g), None) | (None, Some(g)) => g,
+                    (None, None) => continue,
+                };
+                let own = step(p, q);
+                let d = [0, 1, 2].map(|i| g[i] - own[i]);
+                if d.iter().any(|v| v.abs() > EDGE) {
+                    continue;
+                }
+                if let Some(b) = rhs.get_mut(u) {
+                    for i in 0..3 {
+                        b[i] -= d[i];
                     }
                 }
-            });
-        }
+                if let Some(b) = rhs.get_mut(v) {
+                    for i in 0..3 {
+                        b[i] += d[i];
+                    }
+                }
+            }
+        });
         self.solver.solve(TOLERANCE, MAX_CYCLES);
         let (lo, hi) = known_range(img, hole);
         let region = self.solver.region();
@@ -382,7 +376,7 @@ mod tests {
         // Each pixel's source is pixel 7, in the flat known region.
         let mut seams = Seams::default();
         seams.sources_mut(holes.len()).fill(7);
-        seams.blend(&mut img, &hole, (w, h), &holes, true);
+        seams.blend(&mut img, &hole, (w, h), &holes);
         for &p in &holes {
             assert_eq!(&img[p as usize * 4..p as usize * 4 + 3], &[100, 100, 100]);
         }
@@ -400,14 +394,14 @@ mod tests {
         set(&mut img, 1, 160);
         let mut seams = Seams::default();
         seams.sources_mut(1).fill(7);
-        seams.blend(&mut img, &hole, (w, h), &[15], false);
+        seams.blend(&mut img, &hole, (w, h), &[15]);
         assert_eq!(&img[60..63], &[100, 100, 100]);
     }
 
     /// A 16 × 12 image at 100 with an 8 × 4 hole (columns 4..12, rows 4..8) whose left
     /// half was copied from a flat patch at `left` and right half from one at `right`
     /// (both in the top corners, away from the hole).
-    fn two_copies(left: u8, right: u8, interior: bool) -> Vec<u8> {
+    fn two_copies(left: u8, right: u8) -> Vec<u8> {
         let (w, h) = (16usize, 12usize);
         let holes: Vec<u32> = (4..8)
             .flat_map(|y| (4..12).map(move |x| (y * w + x) as u32))
@@ -430,7 +424,7 @@ mod tests {
             };
             set(&mut img, p as usize, if x < 8 { left } else { right });
         }
-        seams.blend(&mut img, &hole, (w, h), &holes, interior);
+        seams.blend(&mut img, &hole, (w, h), &holes);
         holes.iter().map(|&p| img[p as usize * 4]).collect()
     }
 
@@ -438,19 +432,15 @@ mod tests {
     fn a_soft_seam_between_two_copies_is_healed() {
         // 80 next to 120 inside a hole framed by 100: both copies are flat, so the blend
         // takes the whole hole to its frame's 100, seam included.
-        let out = two_copies(80, 120, true);
+        let out = two_copies(80, 120);
         assert!(out.iter().all(|&v| v.abs_diff(100) <= 1), "{out:?}");
-        // Border only (a fill of averaged votes): the step between the copies stays.
-        let out = two_copies(80, 120, false);
-        let (l, r) = (out[3], out[4]);
-        assert!(r > l + 20, "left {l}, right {r}");
     }
 
     #[test]
     fn a_step_larger_than_an_edge_is_kept() {
         // 30 next to 170: a material edge the fill chose, kept (each side still moves
         // towards its frame).
-        let out = two_copies(30, 170, true);
+        let out = two_copies(30, 170);
         let (l, r) = (out[3], out[4]);
         assert!(r > l + 60, "left {l}, right {r}");
     }
@@ -476,7 +466,7 @@ mod tests {
                 (w + 1) as u32
             };
         }
-        seams.blend(&mut img, &hole, (w, h), &holes, true);
+        seams.blend(&mut img, &hole, (w, h), &holes);
         for &p in &holes {
             let v = img[p as usize * 4];
             assert!(v.abs_diff(100) <= 1, "pixel {}: {v}", p as usize % w);

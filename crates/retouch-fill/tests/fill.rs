@@ -422,7 +422,9 @@ fn thin_scratches_are_filled_from_their_sides() {
     let out = run(w, h, &img, &m, &FillOptions::new()).unwrap();
     common::save_if_asked("scratch", w, h, &out.pixels);
     let mse = common::masked_mse(&out.pixels, &img, &m);
-    // A fill that ignored the sides (one flat colour) would score in the thousands here;
-    // the scene's own noise alone accounts for about 50.
-    assert!(mse < 600.0, "scratch fill mse {mse}");
+    // A fill that ignored the sides (one flat colour) would score in the thousands here.
+    // The scene's own noise alone accounts for about 50, and a fill that copies the sides'
+    // texture (the best-patch pass) rather than averaging it pays that noise twice, plus the
+    // mortar lines it shifts by a pixel: about 600.
+    assert!(mse < 800.0, "scratch fill mse {mse}");
 }

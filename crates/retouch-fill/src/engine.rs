@@ -429,7 +429,8 @@ fn run_level(
         // PSNR at 256/512/1024 px against the averaged votes, and raises the gradient-energy
         // ratio (fill ÷ truth) from 0.67–0.72, a visibly soft line through texture, to
         // 0.78–0.79. From the random start it had cost the same and left the fill no
-        // better than the peers'; from this one it stays 0.4–2 dB above them.
+        // better than the peers'; from this one it stays 0.4–2.3 dB above them (the
+        // benchmark's photos, 256–1024 px).
         vote_best(level, s, r, plan.parallel);
     }
     if !plan.last {

@@ -13,7 +13,7 @@ use crate::kernels::{self, Field, NONE, Neighbours, TEX_CHANNELS, Vote};
 use crate::maps::HoleSums;
 use crate::par;
 use crate::pyramid::{self, Level};
-use crate::seams::{Seams, neighbour};
+use crate::seams::{FOUR, Seams, neighbour};
 use crate::texture;
 use crate::{FillError, FillOptions, ImageRef, MaskRef, RgbaImage};
 
@@ -81,7 +81,9 @@ struct Scratch {
     votes: Vec<Vote>,
     edges: Vec<u32>,
     sample: Vec<u32>,
+    /// The onion peel's queue, then the shifted start's (see [`shifted_starts`]).
     queue: Vec<u32>,
+    /// The onion peel's pixel states, then the shifted start's step codes.
     done: Vec<u8>,
     /// Coarser copies of the coarsest level for its pull-push start.
     stack: Vec<Level>,
@@ -256,7 +258,6 @@ impl Filler {
         if let Some(l0) = self.levels.first_mut() {
             l0.width = image.width as usize;
             l0.height = image.height as usize;
-            l0.coarse = false;
             l0.img.clear();
             l0.img.extend_from_slice(image.pixels);
             l0.hole.clear();
@@ -372,9 +373,6 @@ fn run_level(
             }
         }
     }
-    if coarse.is_none() {
-        shifted_starts(level, &s.masks, &mut s.queue, &mut s.done);
-    }
     init_field(level, coarse, s, r, &mut rng);
     if plan.last {
         // The coarser level's field has been scaled up; free it before the peak.
@@ -454,12 +452,8 @@ fn field<'a>(level: &'a Level, masks: &'a Masks, r: usize) -> Field<'a> {
     }
 }
 
-/// Steps of the shifted start, by the codes [`shifted_starts`] leaves in `Scratch::done`
-/// (0: none).
-const SHIFTS: [(isize, isize); 5] = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)];
-
 /// The first (coarsest) level's starting field, as a step direction per target pixel in
-/// `dir` ([`SHIFTS`] codes; 0 where there is none): a target pixel beside a legal source
+/// `dir` (`k + 1` for step `k` of [`FOUR`]; 0 where there is none): a target pixel beside a legal source
 /// takes the step towards it, and the steps spread through the target region breadth
 /// first. [`init_field`] then gives each target pixel the first legal source along its
 /// step, so a thin hole starts as a copy of the pixels just beside it instead of random
@@ -481,12 +475,10 @@ fn shifted_starts(level: &Level, masks: &Masks, queue: &mut Vec<u32>, dir: &mut 
             continue;
         }
         let (x, y) = (i % w, i / w);
-        if let Some(code) = (1..SHIFTS.len()).find(|&c| {
-            SHIFTS.get(c).is_some_and(|&(dx, dy)| {
-                neighbour(x, y, dx, dy, w, h).is_some_and(|n| flag(&masks.valid, n))
-            })
+        if let Some(k) = FOUR.iter().position(|&(dx, dy)| {
+            neighbour(x, y, dx, dy, w, h).is_some_and(|n| flag(&masks.valid, n))
         }) {
-            *d = code as u8;
+            *d = k as u8 + 1;
             queue.push(i as u32);
         }
     }
@@ -495,7 +487,7 @@ fn shifted_starts(level: &Level, masks: &Masks, queue: &mut Vec<u32>, dir: &mut 
         head += 1;
         let q = q as usize;
         let code = dir.get(q).copied().unwrap_or(0);
-        for &(dx, dy) in SHIFTS.get(1..).unwrap_or_default() {
+        for &(dx, dy) in &FOUR {
             let Some(n) = neighbour(q % w, q / w, dx, dy, w, h) else {
                 continue;
             };
@@ -509,10 +501,10 @@ fn shifted_starts(level: &Level, masks: &Masks, queue: &mut Vec<u32>, dir: &mut 
     }
 }
 
-/// The first legal source from target pixel `i` along step `code` of [`SHIFTS`], within
-/// `limit` steps.
+/// The first legal source from target pixel `i` along the step of `code` (see
+/// [`shifted_starts`]), within `limit` steps.
 fn along(masks: &Masks, (w, h): (usize, usize), i: usize, code: u8, limit: usize) -> Option<u32> {
-    let &(dx, dy) = SHIFTS.get(usize::from(code)).filter(|_| code != 0)?;
+    let &(dx, dy) = FOUR.get(usize::from(code).checked_sub(1)?)?;
     let (mut x, mut y) = (i % w, i / w);
     for _ in 0..limit {
         let n = neighbour(x, y, dx, dy, w, h)?;
@@ -525,7 +517,7 @@ fn along(masks: &Masks, (w, h): (usize, usize), i: usize, code: u8, limit: usize
 }
 
 /// Sets the field of every target pixel: the coarse match scaled up where it is still a
-/// legal source; on a single-level fill, the shifted start (see [`shifted_starts`]);
+/// legal source; on the first level, the shifted start (see [`shifted_starts`]);
 /// otherwise a random legal source.
 fn init_field(
     level: &Level,
@@ -540,6 +532,9 @@ fn init_field(
     // single-level hole) and the target margin of r on either side. Deeper inside a thicker
     // hole they start at random.
     let shifted = coarse.is_none();
+    if shifted {
+        shifted_starts(level, &s.masks, &mut s.queue, &mut s.done);
+    }
     let limit = 6 * r + 2;
     let mut nnf = std::mem::take(&mut s.nnf);
     nnf.clear();

@@ -25,7 +25,8 @@
 use crate::kernels::NONE;
 use crate::poisson::{Poisson, Region, Value};
 
-const FOUR: [(isize, isize); 4] = [(-1, 0), (1, 0), (0, -1), (0, 1)];
+/// The four neighbours' steps: left, right, up, down.
+pub(crate) const FOUR: [(isize, isize); 4] = [(-1, 0), (1, 0), (0, -1), (0, 1)];
 
 /// The largest difference (grey levels, any channel) between the fill's own step across a
 /// seam and its sources' that the blend smooths; larger ones are kept as edges (see the

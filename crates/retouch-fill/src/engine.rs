@@ -410,6 +410,17 @@ fn run_level(
             search(level, s, r, plan, pass, search_radius);
             pass += 1;
         }
+        // The full-resolution level of a multi-level fill ends with the best-patch pass
+        // straight after its last search, which left the distances of the field to the
+        // unchanged estimate: an averaged vote there would only be overwritten, and the
+        // distances to it picked no better patches. Skipping both measured within ±0.04 dB
+        // PSNR and ±0.0004 GMSD on 12 photographs' squares, brush strokes and blobs at
+        // 256/512/1024 px, for about 10% less time. A single-level fill still votes: its
+        // estimate is the onion peel, and best patches chosen against that measured
+        // −0.11 dB on 256 px scratches.
+        if plan.last && coarse.is_some() && step + 1 == plan.em_steps {
+            break;
+        }
         vote(level, s, r, plan.parallel);
         // The next search, the best-patch pass and the seam step need distances to the new
         // estimate; the next level does not (it recomputes them after upsampling). With the
@@ -420,8 +431,8 @@ fn run_level(
         }
     }
     if plan.last {
-        // The averaged votes are what the field converged on; the single best patch per
-        // pixel gives them back the source's texture (a plain copy of known pixels). On
+        // Averaged votes low-pass what the field converged on; the single best patch per
+        // pixel keeps the source's texture (a plain copy of known pixels). On
         // single-level fills too (scratches, text), since their field starts beside the
         // hole (see `shifted_starts`): on 12 photographs' scratches it costs 0.8/0.8/0.2 dB
         // PSNR at 256/512/1024 px against the averaged votes, and raises the gradient-energy

@@ -842,8 +842,9 @@ pub fn best_sources(f: &Field<'_>, nnf: &[u32], dist: &[u32], holes: &[u32], sou
 pub fn best_source(f: &Field<'_>, nnf: &[u32], dist: &[u32], q: usize) -> Option<usize> {
     let (w, h, r) = (f.width, f.height, f.radius);
     let (qx, qy) = (q % w, q / w);
-    // (distance per pixel scaled by 2^8 for precision, source pixel index)
-    let mut best: Option<(u64, usize)> = None;
+    // (distance, pixels of its patch, source pixel index); distances per pixel are compared
+    // by cross-multiplying, which is exact and spares a division per covering patch.
+    let mut best: Option<(u64, u64, usize)> = None;
     let (x0, x1) = (qx.saturating_sub(r), (qx + r + 1).min(w));
     for py in qy.saturating_sub(r)..(qy + r + 1).min(h) {
         let row = py * w;
@@ -855,13 +856,13 @@ pub fn best_source(f: &Field<'_>, nnf: &[u32], dist: &[u32], q: usize) -> Option
             if s == NONE || d == u32::MAX {
                 continue;
             }
-            let score = (u64::from(d) << 8) / u64::from(f.patch_pixels(px, py).max(1));
-            if best.is_none_or(|(b, _)| score < b) {
-                best = Some((score, (s as usize + q).wrapping_sub(row + px)));
+            let (d, n) = (u64::from(d), u64::from(f.patch_pixels(px, py).max(1)));
+            if best.is_none_or(|(bd, bn, _)| d * bn < bd * n) {
+                best = Some((d, n, (s as usize + q).wrapping_sub(row + px)));
             }
         }
     }
-    best.map(|(_, src)| src)
+    best.map(|(_, _, src)| src)
 }
 
 /// The seam step (see `seams`) on a finished fill: `img` (RGBA8, `width × height`) with

@@ -21,8 +21,11 @@
 //!    ever sees a colour from under the hole.
 //! 2. **Initialisation.** At the coarsest level the hole is filled by pull-push (halving
 //!    until no hole is left, then interpolating back up), or, for a hole filled at full
-//!    resolution alone, from its border inwards (onion peel); every patch overlapping the
-//!    hole gets a random source patch.
+//!    resolution alone, from its border inwards (onion peel). Every patch overlapping the
+//!    hole starts from the source patch just beside the hole: the direction to the nearest
+//!    source spreads breadth first from the hole's edge, and each patch takes the first
+//!    source along it, so a thin hole starts as a copy of its sides; patches deeper than
+//!    about three patch widths start from a random source.
 //! 3. **Search.** PatchMatch passes alternate direction: each target patch tries its
 //!    neighbours' matches shifted by one pixel (propagation) and random candidates in
 //!    windows of halving size around its best match (random search), starting from the
@@ -46,7 +49,8 @@
 //!    is only a few patch radii deep there), falling linearly to
 //!    [`FillOptions::fine_em_iterations`] at full resolution. At full resolution each pixel
 //!    finally takes the pixel of its single best-matching patch (Newson et al.), a plain
-//!    copy that keeps the source's texture sharp.
+//!    copy that keeps the source's texture sharp; in a multi-level fill this replaces the
+//!    last step's vote, straight after its search.
 //! 5. **Upsampling.** The field of matches is scaled to the next level and voted once before
 //!    that level's own EM steps, which keeps the texture sharp.
 //! 6. **Seam blending.** The finished fill keeps its copied texture but takes its tone from

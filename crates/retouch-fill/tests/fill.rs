@@ -414,6 +414,96 @@ fn fuzz_random_sizes_and_masks_never_panic() {
     }
 }
 
+/// A mask of 1–5 random shapes: rectangles, ellipses, strokes 1–12 px thick, a margin
+/// along one image side (outpainting) and sprinkled single pixels, in any overlap.
+fn shape_mask(rng: &mut TestRng, w: u32, h: u32) -> Vec<u8> {
+    let (wi, hi) = (i64::from(w), i64::from(h));
+    let mut m = vec![0u8; (w * h) as usize];
+    for _ in 0..1 + rng.below(5) {
+        let kind = rng.below(5);
+        let (cx, cy) = (i64::from(rng.below(w)), i64::from(rng.below(h)));
+        let (rx, ry) = (
+            1 + i64::from(rng.below(w) / 2),
+            1 + i64::from(rng.below(h) / 2),
+        );
+        let (ex, ey) = (i64::from(rng.below(w)), i64::from(rng.below(h)));
+        let half = f64::from(1 + rng.below(12)) / 2.0;
+        let margin = i64::from(rng.below(w.min(h) / 2 + 1));
+        let side = rng.below(4);
+        let (dx, dy) = ((ex - cx) as f64, (ey - cy) as f64);
+        let len2 = (dx * dx + dy * dy).max(1.0);
+        for (i, v) in m.iter_mut().enumerate() {
+            let (x, y) = (i as i64 % wi, i as i64 / wi);
+            let (fx, fy) = ((x - cx) as f64, (y - cy) as f64);
+            let inside = match kind {
+                0 => (x - cx).abs() <= rx && (y - cy).abs() <= ry,
+                1 => (fx / rx as f64).powi(2) + (fy / ry as f64).powi(2) <= 1.0,
+                2 => {
+                    let t = ((fx * dx + fy * dy) / len2).clamp(0.0, 1.0);
+                    (fx - t * dx).hypot(fy - t * dy) <= half
+                }
+                3 => [x < margin, y < margin, x >= wi - margin, y >= hi - margin]
+                    .get(side as usize)
+                    .copied()
+                    .unwrap_or(false),
+                _ => rng.below(100) < 3,
+            };
+            if inside {
+                *v = 255;
+            }
+        }
+    }
+    m
+}
+
+/// Structured holes (see [`shape_mask`]) in photo-like scenes and noise up to 400 px, with
+/// random options: every pyramid path (single level, deep holes, holes on the border,
+/// shrunken patches) must fill or refuse cleanly, and give known pixels back unchanged.
+#[test]
+fn fuzz_structured_holes_and_options_never_panic() {
+    let mut rng = TestRng(0x5EED_F111);
+    for case in 0..150u32 {
+        let (bw, bh) = (
+            if rng.below(4) == 0 { 400 } else { 120 },
+            if rng.below(4) == 0 { 400 } else { 120 },
+        );
+        let (w, h) = (1 + rng.below(bw), 1 + rng.below(bh));
+        let img: Vec<u8> = if rng.below(2) == 0 {
+            scene(w, h, u64::from(case))
+        } else {
+            (0..w * h * 4).map(|_| rng.below(256) as u8).collect()
+        };
+        let m = shape_mask(&mut rng, w, h);
+        let mut opts = FillOptions::new().seed(rng.next());
+        if rng.below(2) == 0 {
+            opts = opts.patch_size(rng.below(16));
+        }
+        if rng.below(3) == 0 {
+            opts = opts.levels(Some(rng.below(9)));
+        }
+        if rng.below(3) == 0 {
+            opts = opts.min_level_size(rng.below(200));
+        }
+        if rng.below(3) == 0 {
+            opts = opts
+                .iterations(rng.below(4))
+                .em_iterations(rng.below(8))
+                .fine_em_iterations(rng.below(4));
+        }
+        if rng.below(2) == 0 {
+            opts = opts.parallel(false);
+        }
+        match run(w, h, &img, &m, &opts) {
+            Ok(out) => assert_known_exact(&img, &out.pixels, &m),
+            Err(FillError::NothingToFillFrom) => assert!(
+                m.iter().all(|&v| v != 0),
+                "case {case} {w}x{h}: refused with known pixels present"
+            ),
+            Err(e) => panic!("case {case} {w}x{h} {opts:?}: {e}"),
+        }
+    }
+}
+
 #[test]
 fn thin_scratches_are_filled_from_their_sides() {
     let (w, h) = (160, 120);

@@ -5,7 +5,7 @@ mod common;
 
 use std::ops::ControlFlow;
 
-use common::{MaskKind, TestRng, mask, scene, scramble_under_mask};
+use common::{MaskKind, TestRng, mask, scene, scramble_under_mask, seg_dist};
 use retouch_fill::{
     DEFAULT_MAX_PIXELS, FillError, FillOptions, Filler, ImageRef, MaskRef, RgbaImage, fill,
 };
@@ -430,18 +430,14 @@ fn shape_mask(rng: &mut TestRng, w: u32, h: u32) -> Vec<u8> {
         let half = f64::from(1 + rng.below(12)) / 2.0;
         let margin = i64::from(rng.below(w.min(h) / 2 + 1));
         let side = rng.below(4);
-        let (dx, dy) = ((ex - cx) as f64, (ey - cy) as f64);
-        let len2 = (dx * dx + dy * dy).max(1.0);
+        let (a, b) = ((cx as f64, cy as f64), (ex as f64, ey as f64));
         for (i, v) in m.iter_mut().enumerate() {
             let (x, y) = (i as i64 % wi, i as i64 / wi);
             let (fx, fy) = ((x - cx) as f64, (y - cy) as f64);
             let inside = match kind {
                 0 => (x - cx).abs() <= rx && (y - cy).abs() <= ry,
                 1 => (fx / rx as f64).powi(2) + (fy / ry as f64).powi(2) <= 1.0,
-                2 => {
-                    let t = ((fx * dx + fy * dy) / len2).clamp(0.0, 1.0);
-                    (fx - t * dx).hypot(fy - t * dy) <= half
-                }
+                2 => seg_dist(x as f64, y as f64, a, b) <= half,
                 3 => [x < margin, y < margin, x >= wi - margin, y >= hi - margin]
                     .get(side as usize)
                     .copied()

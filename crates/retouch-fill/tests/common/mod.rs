@@ -30,7 +30,7 @@ impl MaskKind {
 }
 
 /// Distance from `(px, py)` to the segment `a`–`b`.
-fn seg_dist(px: f64, py: f64, a: (f64, f64), b: (f64, f64)) -> f64 {
+pub(crate) fn seg_dist(px: f64, py: f64, a: (f64, f64), b: (f64, f64)) -> f64 {
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
     let len2 = dx * dx + dy * dy;
     let t = if len2 == 0.0 {

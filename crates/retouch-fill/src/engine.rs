@@ -477,7 +477,6 @@ fn field<'a>(level: &'a Level, masks: &'a Masks, r: usize) -> Field<'a> {
 ///   0.001–0.002 lower, squares −0.04 dB at each size, blobs −0.05/−0.02/+0.06 dB.
 fn shifted_starts(level: &Level, masks: &Masks, queue: &mut Vec<u32>, dir: &mut Vec<u8>) {
     let (w, h) = (level.width, level.height);
-    let flag = |map: &[u8], i: usize| map.get(i).is_some_and(|&v| v != 0);
     dir.clear();
     dir.resize(w * h, 0);
     queue.clear();
@@ -512,6 +511,11 @@ fn shifted_starts(level: &Level, masks: &Masks, queue: &mut Vec<u32>, dir: &mut 
     }
 }
 
+/// Whether pixel `i` is marked in a per-pixel map (`valid`, `target`); false outside it.
+fn flag(map: &[u8], i: usize) -> bool {
+    map.get(i).is_some_and(|&v| v != 0)
+}
+
 /// The first legal source from target pixel `i` along the step of `code` (see
 /// [`shifted_starts`]), within `limit` steps.
 fn along(masks: &Masks, (w, h): (usize, usize), i: usize, code: u8, limit: usize) -> Option<u32> {
@@ -519,7 +523,7 @@ fn along(masks: &Masks, (w, h): (usize, usize), i: usize, code: u8, limit: usize
     let (mut x, mut y) = (i % w, i / w);
     for _ in 0..limit {
         let n = neighbour(x, y, dx, dy, w, h)?;
-        if masks.valid.get(n).is_some_and(|&v| v != 0) {
+        if flag(&masks.valid, n) {
             return Some(n as u32);
         }
         (x, y) = (n % w, n / w);
@@ -553,7 +557,7 @@ fn init_field(
     {
         let f = field(level, &s.masks, r);
         for (i, n) in nnf.iter_mut().enumerate() {
-            if s.masks.target.get(i).is_none_or(|&t| t == 0) {
+            if !flag(&s.masks.target, i) {
                 continue;
             }
             let up = coarse.and_then(|c| {
@@ -567,11 +571,7 @@ fn init_field(
                 let sx = (2 * (cs % cw) + (x & 1)).clamp(r, w.saturating_sub(r + 1));
                 let sy = (2 * (cs / cw) + (y & 1)).clamp(r, h.saturating_sub(r + 1));
                 let cand = (sy * w + sx) as u32;
-                s.masks
-                    .valid
-                    .get(cand as usize)
-                    .is_some_and(|&v| v != 0)
-                    .then_some(cand)
+                flag(&s.masks.valid, cand as usize).then_some(cand)
             });
             let beside = || {
                 let code = s.done.get(i).copied().filter(|_| shifted)?;

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use crate::image::validate;
 use crate::kernels::{self, Field, NONE, Neighbours, TEX_CHANNELS, Vote};
+use crate::lines;
 use crate::maps::HoleSums;
 use crate::par;
 use crate::pyramid::{self, Level};
@@ -366,7 +367,11 @@ fn run_level(
             let ok = if plan.last {
                 pyramid::onion_init(level, &mut s.queue, &mut s.done)
             } else {
-                pyramid::pull_push_init(level, &mut s.stack)
+                let ok = pyramid::pull_push_init(level, &mut s.stack);
+                if ok {
+                    lines::continue_lines(level, &s.holes, plan.parallel);
+                }
+                ok
             };
             if !ok {
                 return Err(FillError::NothingToFillFrom);

@@ -20,8 +20,12 @@
 //!    shrinks faster than the image (thin strokes vanish within a few levels) and no level
 //!    ever sees a colour from under the hole.
 //! 2. **Initialisation.** At the coarsest level the hole is filled by pull-push (halving
-//!    until no hole is left, then interpolating back up), or, for a hole filled at full
-//!    resolution alone, from its border inwards (onion peel). Every patch overlapping the
+//!    until no hole is left, then interpolating back up), then straightened: each hole
+//!    pixel looks along 8 directions for the known pixels at either end, and where the two
+//!    ends' surroundings agree (and so do those of the parallel lines beside it) it takes
+//!    their colours, so a region that runs straight through the hole (a wall under a
+//!    horizon) is carried across instead of blended with its neighbour. A hole filled at
+//!    full resolution alone starts from its border inwards (onion peel). Every patch overlapping the
 //!    hole starts from the source patch just beside the hole: the direction to the nearest
 //!    source spreads breadth first from the hole's edge, and each patch takes the first
 //!    source along it, so a thin hole starts as a copy of its sides; patches deeper than
@@ -102,6 +106,7 @@ mod error;
 mod image;
 #[doc(hidden)]
 pub mod kernels;
+mod lines;
 mod maps;
 mod options;
 mod par;

@@ -418,14 +418,11 @@ mod tests {
         );
     }
 
-    /// A `w × h` level whose rows (or, `across`, columns) before `split` are colour `a` and
-    /// the rest `b`, with the centred rectangle `hw × hh` a hole holding grey 128.
-    fn split_level(
+    /// A `w × h` level whose pixel `(x, y)` is `colour(x, y)`, or a hole pixel holding the
+    /// estimate `[128, 100, 128]` where that is `None`; every pixel's features are `[7, 9]`.
+    fn make_level(
         (w, h): (usize, usize),
-        split: usize,
-        across: bool,
-        (a, b): ([u8; 3], [u8; 3]),
-        (hw, hh): (usize, usize),
+        colour: impl Fn(usize, usize) -> Option<[u8; 3]>,
     ) -> (Level, Vec<u32>) {
         let mut level = Level {
             width: w,
@@ -435,24 +432,33 @@ mod tests {
         let mut holes = Vec::new();
         for y in 0..h {
             for x in 0..w {
-                let in_hole = x.abs_diff(w / 2) * 2 < hw && y.abs_diff(h / 2) * 2 < hh;
-                let first = if across { x < split } else { y < split };
-                let c = if in_hole {
-                    [128; 3]
-                } else if first {
-                    a
-                } else {
-                    b
-                };
-                level.img.extend_from_slice(&[c[0], c[1], c[2], 255]);
-                level.hole.push(u8::from(in_hole));
-                level.tex.extend_from_slice(&[0; TC]);
-                if in_hole {
+                let c = colour(x, y);
+                let [r, g, b] = c.unwrap_or([128, 100, 128]);
+                level.img.extend_from_slice(&[r, g, b, 255]);
+                level.hole.push(u8::from(c.is_none()));
+                level.tex.extend_from_slice(&[7, 9][..TC]);
+                if c.is_none() {
                     holes.push((y * w + x) as u32);
                 }
             }
         }
         (level, holes)
+    }
+
+    /// A `w × h` level whose rows (or, `across`, columns) before `split` are colour `a` and
+    /// the rest `b`, with the centred rectangle `hw × hh` a hole.
+    fn split_level(
+        (w, h): (usize, usize),
+        split: usize,
+        across: bool,
+        (a, b): ([u8; 3], [u8; 3]),
+        (hw, hh): (usize, usize),
+    ) -> (Level, Vec<u32>) {
+        make_level((w, h), |x, y| {
+            let in_hole = x.abs_diff(w / 2) * 2 < hw && y.abs_diff(h / 2) * 2 < hh;
+            let first = if across { x < split } else { y < split };
+            (!in_hole).then_some(if first { a } else { b })
+        })
     }
 
     #[test]
@@ -515,29 +521,11 @@ mod tests {
     fn without_an_agreeing_line_the_estimate_stays() {
         // A band of rows across the whole image between red above and blue below: every
         // line through the band either leaves the image or joins red to blue.
-        let (w, h) = (48usize, 32usize);
-        let mut level = Level {
-            width: w,
-            height: h,
-            ..Level::default()
-        };
-        let mut holes = Vec::new();
-        for y in 0..h {
-            for x in 0..w {
-                let in_hole = (10..22).contains(&y);
-                let c = match y {
-                    _ if in_hole => [128, 100, 128],
-                    0..10 => [240, 20, 20],
-                    _ => [20, 20, 240],
-                };
-                level.img.extend_from_slice(&[c[0], c[1], c[2], 255]);
-                level.hole.push(u8::from(in_hole));
-                level.tex.extend_from_slice(&[7, 9]);
-                if in_hole {
-                    holes.push((y * w + x) as u32);
-                }
-            }
-        }
+        let (mut level, holes) = make_level((48, 32), |_, y| match y {
+            0..10 => Some([240, 20, 20]),
+            10..22 => None,
+            _ => Some([20, 20, 240]),
+        });
         let (img, tex) = (level.img.clone(), level.tex.clone());
         continue_lines(&mut level, &holes, false);
         assert!(level.img == img, "the estimate changed");

@@ -25,11 +25,11 @@
 //!    ends' surroundings agree (and so do those of the parallel lines beside it) it takes
 //!    their colours, so a region that runs straight through the hole (a wall under a
 //!    horizon) is carried across instead of blended with its neighbour. A hole filled at
-//!    full resolution alone starts from its border inwards (onion peel). Every patch overlapping the
-//!    hole starts from the source patch just beside the hole: the direction to the nearest
-//!    source spreads breadth first from the hole's edge, and each patch takes the first
-//!    source along it, so a thin hole starts as a copy of its sides; patches deeper than
-//!    about three patch widths start from a random source.
+//!    full resolution alone starts from its border inwards (onion peel). Every patch
+//!    overlapping the hole starts from the source patch just beside the hole: the direction
+//!    to the nearest source spreads breadth first from the hole's edge, and each patch takes
+//!    the first source along it, so a thin hole starts as a copy of its sides; patches
+//!    deeper than about three patch widths start from a random source.
 //! 3. **Search.** PatchMatch passes alternate direction: each target patch tries its
 //!    neighbours' matches shifted by one pixel (propagation) and random candidates in
 //!    windows of halving size around its best match (random search), starting from the

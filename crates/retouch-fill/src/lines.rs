@@ -67,6 +67,9 @@ const BAND: i32 = 6;
 /// a large coarsest level.
 const MAX_STEPS: usize = 160;
 
+// The steps to a line's end are kept in a byte (see [`Line`]).
+const _: () = assert!(MAX_STEPS <= u8::MAX as usize);
+
 /// Weights are kept in 1/`ONE` units.
 const ONE: u32 = 1024;
 
@@ -76,27 +79,48 @@ const CHUNK: usize = 256;
 /// Marks a known pixel in the slot map.
 const KNOWN: u32 = u32::MAX;
 
-/// Offsets of the first [`MAX_STEPS`] pixels along each direction: `t · d / major`, the
-/// minor axis rounded half away from zero.
-fn offsets() -> Vec<[(i32, i32); MAX_STEPS]> {
-    DIRECTIONS
-        .iter()
-        .map(|&(dx, dy)| {
+/// Per direction, the offsets of the first [`MAX_STEPS`] pixels along it and of the
+/// [`BAND`] pixels on either side across it (the perpendicular stepped the same way).
+struct Steps {
+    along: [[(i32, i32); MAX_STEPS]; DIRECTIONS.len()],
+    across: [[(i32, i32); 2 * BAND as usize + 1]; DIRECTIONS.len()],
+}
+
+impl Steps {
+    /// `t · d / major` for each step `t`, the minor axis rounded half away from zero.
+    fn new() -> Box<Self> {
+        let mut steps = Box::new(Self {
+            along: [[(0, 0); MAX_STEPS]; DIRECTIONS.len()],
+            across: [[(0, 0); 2 * BAND as usize + 1]; DIRECTIONS.len()],
+        });
+        let offset = |t: i32, (dx, dy): (i32, i32), major: i32| {
+            (round_div(t * dx, major), round_div(t * dy, major))
+        };
+        for ((&(dx, dy), along), across) in DIRECTIONS
+            .iter()
+            .zip(steps.along.iter_mut())
+            .zip(steps.across.iter_mut())
+        {
             let major = dx.abs().max(dy.abs());
-            let round = |n: i32| {
-                if n >= 0 {
-                    (n + major) / (2 * major)
-                } else {
-                    -((major - n) / (2 * major))
-                }
-            };
-            let mut o = [(0, 0); MAX_STEPS];
-            for (t, o) in (1i32..).zip(o.iter_mut()) {
-                *o = (round(2 * t * dx), round(2 * t * dy));
+            for (t, o) in (1i32..).zip(along.iter_mut()) {
+                *o = offset(t, (dx, dy), major);
             }
-            o
-        })
-        .collect()
+            for (j, o) in (-BAND..).zip(across.iter_mut()) {
+                *o = offset(j, (-dy, dx), major);
+            }
+        }
+        steps
+    }
+}
+
+/// A hole pixel's line along one direction: the ends' agreement (in 1/[`ONE`]) and the
+/// steps to each end, so the second pass finds the ends without walking again; all 0 where
+/// the line has no known pixel on one side.
+#[derive(Clone, Copy, Debug, Default)]
+struct Line {
+    agree: u16,
+    ahead: u8,
+    behind: u8,
 }
 
 /// What the passes read.
@@ -109,7 +133,7 @@ struct View<'a> {
     slot: &'a [u32],
     /// Per known pixel, the mean RGB × 16 of the known pixels of its window.
     means: &'a [[u16; 3]],
-    offsets: &'a [[(i32, i32); MAX_STEPS]],
+    steps: &'a Steps,
 }
 
 impl View<'_> {
@@ -127,8 +151,8 @@ impl View<'_> {
     /// The first known pixel from `(x, y)` along direction `k` (`sign` ±1), and the steps
     /// to it; `None` when the walk leaves the image or runs past [`MAX_STEPS`] first.
     #[inline]
-    fn walk(&self, x: usize, y: usize, k: usize, sign: i32) -> Option<(usize, u32)> {
-        for (t, &o) in (1u32..).zip(self.offsets.get(k)?) {
+    fn walk(&self, x: usize, y: usize, k: usize, sign: i32) -> Option<(usize, u8)> {
+        for (t, &o) in (1u8..).zip(self.steps.along.get(k)?) {
             let j = self.at(x, y, o, sign)?;
             if self.slot.get(j) == Some(&KNOWN) {
                 return Some((j, t));
@@ -137,15 +161,16 @@ impl View<'_> {
         None
     }
 
-    /// The agreement (in 1/[`ONE`]) of the two ends of the line through hole pixel `i`
-    /// along direction `k`; 0 where the line has no known pixel on one side.
-    fn agreement(&self, i: usize, k: usize) -> u16 {
+    /// The line through hole pixel `i` along direction `k`; all zero where it has no known
+    /// pixel on one side.
+    fn line(&self, i: usize, k: usize) -> Line {
         let (x, y) = (i % self.width, i / self.width);
-        let (Some((a, _)), Some((b, _))) = (self.walk(x, y, k, 1), self.walk(x, y, k, -1)) else {
-            return 0;
+        let (Some((a, ahead)), Some((b, behind))) = (self.walk(x, y, k, 1), self.walk(x, y, k, -1))
+        else {
+            return Line::default();
         };
         let (Some(ma), Some(mb)) = (self.means.get(a), self.means.get(b)) else {
-            return 0;
+            return Line::default();
         };
         let d2: u64 = ma
             .iter()
@@ -155,42 +180,45 @@ impl View<'_> {
                 (d * d) as u64
             })
             .sum();
-        weight(d2)
+        Line {
+            agree: weight(d2),
+            ahead,
+            behind,
+        }
     }
 
     /// The new estimate of hole pixel `i`, whose pull-push estimate the level holds:
     /// its lines weighted by their bands' agreement, and the pull-push value.
-    fn blend(&self, i: usize, agree: &[u16]) -> Option<[u8; 4 + TC]> {
+    fn blend(&self, i: usize, lines: &[Line]) -> Option<[u8; 4 + TC]> {
         let (x, y) = (i % self.width, i / self.width);
         let nd = DIRECTIONS.len();
         let mut acc = [0u64; 4 + TC];
         let (mut total, mut best) = (0u64, 0u32);
-        for (k, &(dx, dy)) in DIRECTIONS.iter().enumerate() {
-            // The band: hole pixels across the direction, up to BAND steps either side
-            // (the perpendicular's steps, rounded like the walks').
-            let across = ((-dy, dx), dx.abs().max(dy.abs()));
+        let own_lines = lines.get(self.slot.get(i).copied()? as usize * nd..)?;
+        for (k, (line, across)) in own_lines.iter().zip(&self.steps.across).enumerate() {
+            // The band: hole pixels across the direction, up to BAND steps either side.
             let (mut sum, mut count) = (0u32, 0u32);
-            for j in -BAND..=BAND {
-                let o = (
-                    round_div(j * across.0.0, across.1),
-                    round_div(j * across.0.1, across.1),
-                );
+            for &o in across {
                 let Some(&s) = self.at(x, y, o, 1).and_then(|q| self.slot.get(q)) else {
                     continue;
                 };
                 if s != KNOWN
-                    && let Some(&g) = agree.get(s as usize * nd + k)
+                    && let Some(l) = lines.get(s as usize * nd + k)
                 {
-                    sum += u32::from(g);
+                    sum += u32::from(l.agree);
                     count += 1;
                 }
             }
             let weight = sum / count.max(1);
-            if weight == 0 {
+            let (ta, tb) = (u32::from(line.ahead), u32::from(line.behind));
+            if weight == 0 || ta == 0 || tb == 0 {
                 continue;
             }
-            let (Some((a, ta)), Some((b, tb))) = (self.walk(x, y, k, 1), self.walk(x, y, k, -1))
-            else {
+            let end = |t: u32, sign| {
+                let o = self.steps.along.get(k)?.get(t as usize - 1)?;
+                self.at(x, y, *o, sign)
+            };
+            let (Some(a), Some(b)) = (end(ta, 1), end(tb, -1)) else {
                 continue;
             };
             best = best.max(weight);
@@ -326,9 +354,9 @@ pub(crate) fn continue_lines(level: &mut Level, holes: &[u32], parallel: bool) {
         }
     }
     let means = window_means(level, parallel);
-    let offsets = offsets();
+    let steps = Steps::new();
     let nd = DIRECTIONS.len();
-    let mut agree = vec![0u16; holes.len() * nd];
+    let mut lines = vec![Line::default(); holes.len() * nd];
     // Each hole pixel's current estimate, replaced where its blend succeeds.
     let mut out: Vec<[u8; 4 + TC]> = holes
         .iter()
@@ -351,21 +379,21 @@ pub(crate) fn continue_lines(level: &mut Level, holes: &[u32], parallel: bool) {
             tex: &level.tex,
             slot: &slot,
             means: &means,
-            offsets: &offsets,
+            steps: &steps,
         };
-        for_chunks(&mut agree, CHUNK * nd, parallel, |c, chunk| {
+        for_chunks(&mut lines, CHUNK * nd, parallel, |c, chunk| {
             let start = c * CHUNK;
-            for (q, a) in holes.iter().skip(start).zip(chunk.chunks_exact_mut(nd)) {
-                for (k, a) in a.iter_mut().enumerate() {
-                    *a = view.agreement(*q as usize, k);
+            for (q, l) in holes.iter().skip(start).zip(chunk.chunks_exact_mut(nd)) {
+                for (k, l) in l.iter_mut().enumerate() {
+                    *l = view.line(*q as usize, k);
                 }
             }
         });
-        let agree = &agree;
+        let lines = &lines;
         for_chunks(&mut out, CHUNK, parallel, |c, chunk| {
             let start = c * CHUNK;
             for (q, o) in holes.iter().skip(start).zip(chunk.iter_mut()) {
-                if let Some(v) = view.blend(*q as usize, agree) {
+                if let Some(v) = view.blend(*q as usize, lines) {
                     *o = v;
                 }
             }
@@ -405,7 +433,7 @@ mod tests {
 
     #[test]
     fn directions_step_along_their_slope_both_ways() {
-        let o = offsets();
+        let o = &Steps::new().along;
         assert_eq!(o[0][..3], [(1, 0), (2, 0), (3, 0)]);
         assert_eq!(o[2][..2], [(1, 1), (2, 2)]);
         // tan 22.5° ≈ 5/12: twelve steps rise five.

@@ -25,6 +25,7 @@ from PIL import Image
 
 import inputs
 import metrics
+import probes
 import report
 
 HERE = Path(__file__).resolve().parent
@@ -115,6 +116,13 @@ def score_output(case: inputs.Case, out: Path) -> dict[str, float]:
     return scores
 
 
+def probe_output(case: inputs.Case, out: Path) -> dict[str, dict[str, float]]:
+    """The target probes (see `probes.py`) for one of our fills."""
+    truth = np.asarray(Image.open(case.truth_path).convert("RGB"))
+    hole = np.asarray(Image.open(case.mask_path).convert("L")) > 0
+    return probes.probe_scores(np.asarray(Image.open(out).convert("RGB")), truth, hole)
+
+
 def _warm(times: list[float]) -> list[float]:
     """A process's fills without its first (cold: 3-15% slower), unless that is all it ran."""
     return times[1:] or times
@@ -193,6 +201,8 @@ def run_all(settings: Settings, work: Path, driver: Path, log) -> list[dict]:
                 rss_peak_kib=peak["rss_peak_kib"],
                 **score_output(case, out),
             )
+            if engine.name == report.OURS:
+                row["probes"] = probe_output(case, out)
             done_size, done_time = slowest.get(engine.name, (case.size, 0.0))
             if done_size != case.size:
                 done_time = 0.0

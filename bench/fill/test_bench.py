@@ -18,6 +18,8 @@ from scipy import ndimage
 
 import inputs
 import metrics
+import probes
+import report
 
 
 def _photo(size: int = 128) -> np.ndarray:
@@ -139,6 +141,62 @@ class Masks(unittest.TestCase):
             img = inputs.load_photo(name, 64)
             self.assertEqual(img.shape, (64, 64, 3))
             self.assertEqual(img.dtype, np.uint8)
+
+
+class Probes(unittest.TestCase):
+    def test_shifted_truth_moves_only_hole_pixels_and_keeps_the_texture(self) -> None:
+        truth, hole = _photo(), _hole()
+        self.assertTrue(np.array_equal(probes.shifted_truth(truth, hole, 0), truth))
+        shifted = probes.shifted_truth(truth, hole, 4)
+        self.assertTrue(np.array_equal(shifted[~hole], truth[~hole]))
+        ys, xs = np.nonzero(hole)
+        self.assertTrue(np.array_equal(shifted[ys, xs], truth[ys - 4, xs - 4]))
+        s = metrics.score(shifted, truth, hole)
+        self.assertAlmostEqual(s["grad_ratio"], 1.0, delta=0.25)
+        self.assertLess(s["psnr"], 30.0)
+
+    def test_sharpening_raises_gradient_energy_inside_the_hole_only(self) -> None:
+        truth, hole = _photo(), _hole()
+        blurred = truth.copy()
+        soft = ndimage.gaussian_filter(truth.astype(np.float64), sigma=(2, 2, 0))
+        blurred[hole] = np.rint(soft[hole]).astype(np.uint8)
+        self.assertTrue(np.array_equal(probes.sharpened(blurred, hole, 0.0), blurred))
+        ratios = []
+        for amount in (0.0, 1.0, 2.0):
+            out = probes.sharpened(blurred, hole, amount)
+            self.assertTrue(np.array_equal(out[~hole], truth[~hole]))
+            ratios.append(metrics.gradient_energy_ratio(out, truth, hole))
+        self.assertLess(ratios[0], ratios[1])
+        self.assertLess(ratios[1], ratios[2])
+
+    def test_report_takes_the_gentlest_sharpening_that_reaches_the_target(self) -> None:
+        def row(engine: str, gmsd: float, psnr: float, grad: float) -> dict:
+            r = {"photo": "p", "size": 256, "mask": "square", "engine": engine, "status": "ok"}
+            r.update(gmsd=gmsd, psnr=psnr, grad_ratio=grad, median_s=0.01)
+            return r
+
+        ours = row(report.OURS, 0.20, 16.0, 0.40)
+        ours["probes"] = {
+            f"shift{d}": {"psnr": 15.0, "gmsd": 0.20 + d / 200, "grad_ratio": 1.0} for d in probes.SHIFTS_PX
+        }
+        for a in probes.SHARPEN_AMOUNTS:
+            ours["probes"][f"sharpen{a}"] = {
+                "psnr": 16.0 - a,
+                "gmsd": 0.20 + a / 200,
+                "grad_ratio": 0.4 + a / 4,
+            }
+        data = {
+            "environment": {"sizes": [256]},
+            "engines": [{"name": report.OURS}, {"name": "pypatchmatch"}],
+            "rows": [ours, row("pypatchmatch", 0.215, 15.5, 0.5), row("opencv-telea", 0.3, 16.0, 0.2)],
+        }
+        data["engines"].append({"name": "opencv-telea"})
+        [p] = report.probe_rows(data, report.target_rows(data))
+        # 0.4 + a / 4 >= 0.75 first at a = 1.5: GMSD 0.2075 (best peer 0.215: kept), PSNR 14.5 (< 15.5).
+        self.assertEqual(p["sharpen"]["amount"], 1.5)
+        self.assertTrue(p["sharpen"]["gmsd_ok"])
+        self.assertFalse(p["sharpen"]["psnr_ok"])
+        self.assertEqual([p["shifts"][d]["gmsd_ok"] for d in probes.SHIFTS_PX], [True, False, False])
 
 
 class Timing(unittest.TestCase):

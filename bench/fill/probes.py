@@ -3,7 +3,7 @@ scored like an engine's, to show what the gradient-energy target costs in GMSD a
 
 - `shifted_truth`: the hole takes the photograph's own pixels from `d` px up and to the left.
   The texture is of exactly the right kind and amount (gradient-energy ratio about 1), only
-  misplaced by `d` px; no engine can do better without seeing under the hole.
+  misplaced by `d` px: a closer guess than an engine can make from the rest of the photograph.
 - `sharpened`: our fill with an unsharp mask (Gaussian σ 1) inside the hole, so that its own
   content carries more gradient energy.
 

@@ -307,6 +307,7 @@ def probe_rows(data: dict, verdicts: list[dict]) -> list[dict]:
             "psnr": v["psnr"],
         }
         p["best_peer_gmsd"], p["best_pm_psnr"] = v["best_peer_gmsd"], v["best_pm_psnr"]
+        p["telea_gmsd"] = _mean(_select(rows, v["size"], v["mask"], TELEA), "gmsd")
         p["below"], p["sharpen"] = v["grad"] < GRAD_RATIO_RANGE[0], None
         if p["below"]:
             for a in probes.SHARPEN_AMOUNTS:
@@ -346,6 +347,8 @@ def _probe_section(data: dict, verdicts: list[dict]) -> list[str]:
     sharpened = [r for r in missed if r["sharpen"] is not None]
     both = sum(1 for r in sharpened if r["sharpen"]["gmsd_ok"] and r["sharpen"]["psnr_ok"])
     kept = {d: sum(1 for r in rows if r["shifts"][d]["gmsd_ok"]) for d in shifts}
+    far = shifts[-1]
+    no_better = sum(1 for r in rows if r["shifts"][far]["gmsd"] >= r["telea_gmsd"])
     lines = [
         "## What the gradient-energy target costs",
         "",
@@ -356,14 +359,15 @@ def _probe_section(data: dict, verdicts: list[dict]) -> list[str]:
         f" {GRAD_RATIO_RANGE[0]}. It reached it in {len(sharpened)} of the {len(missed)} cells below the target,"
         f" and kept both other quality targets (GMSD ≤ best peer, PSNR ≥ best PatchMatch peer) in {both} of them.",
         "- **Shifted truth**: the hole filled with the photograph's own pixels from *d* px up and to the left: the"
-        " right texture in the right amount (ratio about 1), only misplaced, which no engine can beat without seeing"
-        " under the hole. Its GMSD is no worse than the best peer's in "
+        " right texture in the right amount (ratio about 1), only misplaced: a closer guess at what the hole hides than an engine can make"
+        " from the rest of the photograph. Its GMSD is no worse than the best peer's in "
         + ", ".join(f"{kept[d]}/{len(rows)} cells at {d} px" for d in shifts)
         + ".",
         "",
-        "GMSD compares gradient magnitudes pixel by pixel, so texture a few pixels out of place scores worse than"
-        " no texture; PSNR likewise. Together with the GMSD and PSNR targets, the ratio target asks for texture"
-        " placed within a few pixels of what the hole hides.",
+        "GMSD compares gradient magnitudes pixel by pixel, so texture a few pixels out of place costs about as much"
+        f" as texture left out: the truth shifted {far} px scores a GMSD no better than OpenCV TELEA's smooth fill"
+        f" in {no_better}/{len(rows)} cells. Together with the GMSD and PSNR targets, the ratio target asks for"
+        " texture placed within a few pixels of what the hole hides.",
         "",
         "The sharpened fills are probes, not a step of the engine: the engine's full-resolution fill is a copy of"
         " known pixels, and sharpening it past the pixels it was copied from raises their noise and the fill's seams"

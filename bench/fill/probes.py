@@ -9,7 +9,7 @@ scored like an engine's, to show what the gradient-energy target costs in GMSD a
 
 `probe_scores` scores both families for one of our fills. The report finds the gentlest
 sharpening that reaches the target's lower bound and compares the GMSD and PSNR that it and
-the shifted truths reach with the peers' (see `report._probe_table`).
+the shifted truths reach with the peers' (see `report.probe_rows`).
 """
 
 from __future__ import annotations

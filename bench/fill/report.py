@@ -326,14 +326,14 @@ def probe_rows(data: dict, verdicts: list[dict]) -> list[dict]:
                         "psnr_ok": None if math.isnan(v["best_pm_psnr"]) else psnr >= v["best_pm_psnr"],
                     }
                     break
-        p["shifts"] = {
-            d: {
+        p["shifts"] = {}
+        for d in probes.SHIFTS_PX:
+            gmsd = _probe_mean(ours, f"shift{d}", "gmsd")
+            p["shifts"][d] = {
                 "grad": _probe_mean(ours, f"shift{d}", "grad_ratio"),
-                "gmsd": _probe_mean(ours, f"shift{d}", "gmsd"),
-                "gmsd_ok": _probe_mean(ours, f"shift{d}", "gmsd") <= v["best_peer_gmsd"],
+                "gmsd": gmsd,
+                "gmsd_ok": gmsd <= v["best_peer_gmsd"],
             }
-            for d in probes.SHIFTS_PX
-        }
         out.append(p)
     return out
 
@@ -358,9 +358,9 @@ def _probe_section(data: dict, verdicts: list[dict]) -> list[str]:
         f" gentlest amount (of {', '.join(f'{a:g}' for a in probes.SHARPEN_AMOUNTS)}) whose mean ratio reaches"
         f" {GRAD_RATIO_RANGE[0]}. It reached it in {len(sharpened)} of the {len(missed)} cells below the target,"
         f" and kept both other quality targets (GMSD ≤ best peer, PSNR ≥ best PatchMatch peer) in {both} of them.",
-        "- **Shifted truth**: the hole filled with the photograph's own pixels from *d* px up and to the left: the"
-        " right texture in the right amount (ratio about 1), only misplaced: a closer guess at what the hole hides than an engine can make"
-        " from the rest of the photograph. Its GMSD is no worse than the best peer's in "
+        "- **Shifted truth**: the hole filled with the photograph's own pixels from *d* px up and to the left. That is"
+        " the right texture in the right amount (ratio about 1), only misplaced, and a closer guess at what the hole"
+        " hides than an engine can make from the rest of the photograph. Its GMSD is no worse than the best peer's in "
         + ", ".join(f"{kept[d]}/{len(rows)} cells at {d} px" for d in shifts)
         + ".",
         "",

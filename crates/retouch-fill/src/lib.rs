@@ -90,6 +90,10 @@
 //!   on the benchmark's squares and blobs they carry 0.3–0.5 of the hidden truth's gradient
 //!   energy (the PatchMatch packages 0.3–0.55; thin scratches about 0.8). Another seed gives
 //!   another choice, and a tighter mask gives the engine less to invent.
+//! - A mask that cuts through an object, leaving part of it beside the hole, can come out
+//!   with a soft glow: where the fill puts other material (sky) against the cut, the seam
+//!   step's tone correction spreads the object's brightness into the fill. Masking the whole
+//!   object (or none of it) avoids this.
 //!
 //! # Example
 //!

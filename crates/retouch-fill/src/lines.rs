@@ -357,20 +357,8 @@ pub(crate) fn continue_lines(level: &mut Level, holes: &[u32], parallel: bool) {
     let steps = Steps::new();
     let nd = DIRECTIONS.len();
     let mut lines = vec![Line::default(); holes.len() * nd];
-    // Each hole pixel's current estimate, replaced where its blend succeeds.
-    let mut out: Vec<[u8; 4 + TC]> = holes
-        .iter()
-        .map(|&q| {
-            let q = q as usize;
-            let mut v = [0u8; 4 + TC];
-            let own = level.img.get(q * 4..q * 4 + 4).unwrap_or_default();
-            let tex = level.tex.get(q * TC..q * TC + TC).unwrap_or_default();
-            for (o, &c) in v.iter_mut().zip(own.iter().chain(tex)) {
-                *o = c;
-            }
-            v
-        })
-        .collect();
+    // Each hole pixel's new estimate; `None` leaves the level's value as it is.
+    let mut out: Vec<Option<[u8; 4 + TC]>> = vec![None; holes.len()];
     {
         let view = View {
             width: w,
@@ -393,14 +381,14 @@ pub(crate) fn continue_lines(level: &mut Level, holes: &[u32], parallel: bool) {
         for_chunks(&mut out, CHUNK, parallel, |c, chunk| {
             let start = c * CHUNK;
             for (q, o) in holes.iter().skip(start).zip(chunk.iter_mut()) {
-                if let Some(v) = view.blend(*q as usize, lines) {
-                    *o = v;
-                }
+                *o = view.blend(*q as usize, lines);
             }
         });
     }
     for (&q, o) in holes.iter().zip(&out) {
-        let q = q as usize;
+        let (q, Some(o)) = (q as usize, o) else {
+            continue;
+        };
         if let (Some(px), Some(t)) = (
             level.img.get_mut(q * 4..q * 4 + 4),
             level.tex.get_mut(q * TC..q * TC + TC),

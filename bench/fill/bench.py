@@ -101,26 +101,26 @@ def run_job(
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def score_output(case: inputs.Case, out: Path) -> dict[str, float]:
+def load_output(case: inputs.Case, out: Path) -> tuple[np.ndarray, np.ndarray, Image.Image]:
+    """The case's truth (RGB), its hole (bool) and the engine's output image."""
     truth = np.asarray(Image.open(case.truth_path).convert("RGB"))
     hole = np.asarray(Image.open(case.mask_path).convert("L")) > 0
-    filled = Image.open(out)
+    return truth, hole, Image.open(out)
+
+
+def score_output(
+    truth: np.ndarray, hole: np.ndarray, filled: Image.Image, sentinel: tuple[int, int, int]
+) -> dict[str, float]:
+    """Every metric of `metrics.score`, plus unfilled hole pixels and altered alpha."""
     rgb = np.asarray(filled.convert("RGB"))
     scores = metrics.score(rgb, truth, hole)
     # Hole pixels still exactly the sentinel colour: left unfilled, or copied from inside the hole.
-    scores["hole_sentinel"] = float(np.count_nonzero(hole & np.all(rgb == case.sentinel, axis=2)))
+    scores["hole_sentinel"] = float(np.count_nonzero(hole & np.all(rgb == sentinel, axis=2)))
     if filled.mode == "RGBA":
         # The input is opaque; an engine that returns RGBA must keep it so.
         alpha = np.asarray(filled)[..., 3]
         scores["alpha_changed"] = float(np.count_nonzero(alpha != 255))
     return scores
-
-
-def probe_output(case: inputs.Case, out: Path) -> dict[str, dict[str, float]]:
-    """The target probes (see `probes.py`) for one of our fills."""
-    truth = np.asarray(Image.open(case.truth_path).convert("RGB"))
-    hole = np.asarray(Image.open(case.mask_path).convert("L")) > 0
-    return probes.probe_scores(np.asarray(Image.open(out).convert("RGB")), truth, hole)
 
 
 def _warm(times: list[float]) -> list[float]:
@@ -191,6 +191,7 @@ def run_all(settings: Settings, work: Path, driver: Path, log) -> list[dict]:
             per_job = [r["times_s"] for r in results]
             median = case_time(per_job)
             peak = max(results, key=lambda r: r["rss_peak_kib"])
+            truth, hole, filled = load_output(case, out)
             row.update(
                 status="ok",
                 output=str(out.relative_to(work)),
@@ -199,10 +200,11 @@ def run_all(settings: Settings, work: Path, driver: Path, log) -> list[dict]:
                 pooled_median_s=pooled_time(per_job),
                 rss_before_fill_kib=peak["rss_before_fill_kib"],
                 rss_peak_kib=peak["rss_peak_kib"],
-                **score_output(case, out),
+                **score_output(truth, hole, filled, case.sentinel),
             )
             if engine.name == report.OURS:
-                row["probes"] = probe_output(case, out)
+                # The target probes (see `probes.py`), for our fills only.
+                row["probes"] = probes.probe_scores(np.asarray(filled.convert("RGB")), truth, hole)
             done_size, done_time = slowest.get(engine.name, (case.size, 0.0))
             if done_size != case.size:
                 done_time = 0.0

@@ -34,12 +34,19 @@ def shifted_truth(truth: np.ndarray, hole: np.ndarray, d: int) -> np.ndarray:
     return out
 
 
-def sharpened(fill: np.ndarray, hole: np.ndarray, amount: float) -> np.ndarray:
-    """`fill + amount × (fill − blur(fill))` inside the hole, rounded and clamped to 8 bits; the
-    known pixels stay as they are."""
+def detail(fill: np.ndarray) -> np.ndarray:
+    """`fill − blur(fill)` (Gaussian σ `SHARPEN_SIGMA`), as float64."""
     f = fill.astype(np.float64)
-    blur = ndimage.gaussian_filter(f, sigma=(SHARPEN_SIGMA, SHARPEN_SIGMA, 0), mode="nearest")
-    sharp = np.clip(np.rint(f + amount * (f - blur)), 0, 255).astype(np.uint8)
+    return f - ndimage.gaussian_filter(f, sigma=(SHARPEN_SIGMA, SHARPEN_SIGMA, 0), mode="nearest")
+
+
+def sharpened(
+    fill: np.ndarray, hole: np.ndarray, amount: float, fine: np.ndarray | None = None
+) -> np.ndarray:
+    """`fill + amount × detail(fill)` inside the hole, rounded and clamped to 8 bits; the known
+    pixels stay as they are. `fine` is `detail(fill)` when the caller already has it."""
+    fine = detail(fill) if fine is None else fine
+    sharp = np.clip(np.rint(fill + amount * fine), 0, 255).astype(np.uint8)
     out = fill.copy()
     out[hole] = sharp[hole]
     return out
@@ -56,6 +63,7 @@ def _scores(fill: np.ndarray, truth: np.ndarray, hole: np.ndarray) -> dict[str, 
 def probe_scores(fill: np.ndarray, truth: np.ndarray, hole: np.ndarray) -> dict[str, dict[str, float]]:
     """PSNR, GMSD and gradient-energy ratio of every probe: keys `shift{d}` and `sharpen{amount}`."""
     out = {f"shift{d}": _scores(shifted_truth(truth, hole, d), truth, hole) for d in SHIFTS_PX}
+    fine = detail(fill)
     for a in SHARPEN_AMOUNTS:
-        out[f"sharpen{a}"] = _scores(sharpened(fill, hole, a), truth, hole)
+        out[f"sharpen{a}"] = _scores(sharpened(fill, hole, a, fine), truth, hole)
     return out

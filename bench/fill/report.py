@@ -305,10 +305,12 @@ def probe_rows(data: dict, verdicts: list[dict]) -> list[dict]:
             "grad": v["grad"],
             "gmsd": v["gmsd"],
             "psnr": v["psnr"],
+            "best_peer_gmsd": v["best_peer_gmsd"],
+            "best_pm_psnr": v["best_pm_psnr"],
+            "telea_gmsd": _mean(_select(rows, v["size"], v["mask"], TELEA), "gmsd"),
+            "below": v["grad"] < GRAD_RATIO_RANGE[0],
+            "sharpen": None,
         }
-        p["best_peer_gmsd"], p["best_pm_psnr"] = v["best_peer_gmsd"], v["best_pm_psnr"]
-        p["telea_gmsd"] = _mean(_select(rows, v["size"], v["mask"], TELEA), "gmsd")
-        p["below"], p["sharpen"] = v["grad"] < GRAD_RATIO_RANGE[0], None
         if p["below"]:
             for a in probes.SHARPEN_AMOUNTS:
                 grad = _probe_mean(ours, f"sharpen{a}", "grad_ratio")
